@@ -1,0 +1,1 @@
+"""The network driver vtable and its implementations."""
