@@ -279,7 +279,7 @@ def _answers_rpc(path: str, timeout: float = 1.0) -> bool:
             sock.settimeout(timeout)
             sock.connect(path)
             sock.sendall(_auth_list_frame())
-            reply = sock.recv(28)
+            reply = sock.recv(4096)
     except OSError:
         return False
     return len(reply) >= 24 and struct.unpack(">iI", reply[16:24]) == (1, 0)
