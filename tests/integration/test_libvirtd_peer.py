@@ -79,8 +79,8 @@ def test_nat_network_bridge_lives_only_in_the_namespace(
     virsh(uri, "net-start", name, check=True)
     assert bridge in libvirtd.namespace.link_names()
     assert not host_has_link(bridge)
-    dnsmasq = libvirtd.namespace.run("pgrep", "-a", "dnsmasq").stdout
-    assert f"{name}.conf" in dnsmasq
+    commands = libvirtd.namespace.commands().values()
+    assert any("dnsmasq" in cmd and f"{name}.conf" in cmd for cmd in commands)
     virsh(uri, "net-destroy", name, check=True)
     assert bridge not in libvirtd.namespace.link_names()
 

@@ -73,6 +73,17 @@ class NetNamespace:
         res = _ip("netns", "pids", self.name, check=False)
         return [int(p) for p in res.stdout.split()]
 
+    def commands(self) -> dict[int, str]:
+        """Command lines (space-joined) of the processes in the namespace."""
+        found = {}
+        for pid in self.pids():
+            try:
+                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            found[pid] = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        return found
+
     def kill_all(self, timeout: float = 5.0) -> list[int]:
         """SIGKILL every process in the namespace; return the ones still alive."""
         deadline = time.monotonic() + timeout
