@@ -1,0 +1,3 @@
+from rpcnet.cli.rpcnetd import main
+
+raise SystemExit(main())

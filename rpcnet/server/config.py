@@ -1,0 +1,42 @@
+"""Daemon configuration: where to listen and the limits libvirtd also has."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rpcnet.protocol.message import MAX_MESSAGE
+
+RW_SOCKET_NAME = "rpcnet-sock"
+RO_SOCKET_NAME = "rpcnet-sock-ro"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    socket_dir: Path
+    state_dir: Path | None = None
+    driver: str = "memory"
+    rw_socket_mode: int = 0o600
+    ro_socket_mode: int = 0o666
+    socket_group: str | None = None
+    #: concurrent calls per client before the daemon stops reading from it
+    max_client_requests: int = 5
+    max_clients: int = 5000
+    max_message: int = MAX_MESSAGE
+    keepalive_interval: float = 5.0
+    keepalive_count: int = 5
+    #: bytes queued towards a client that does not read before it is dropped
+    max_client_backlog: int = 64 * 1024 * 1024
+
+    @property
+    def rw_socket(self) -> Path:
+        return self.socket_dir / RW_SOCKET_NAME
+
+    @property
+    def ro_socket(self) -> Path:
+        return self.socket_dir / RO_SOCKET_NAME
+
+
+def privileged() -> bool:
+    return os.geteuid() == 0

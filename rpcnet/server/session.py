@@ -1,0 +1,375 @@
+"""One client connection: framing, the handshake, dispatch, events, keepalive.
+
+Theory of operation: bytes go into a :class:`Framer`; each whole message is
+looked up in the REMOTE table, checked (connection open, read-only), decoded
+and run as a task, so up to ``max_client_requests`` calls of one client run
+at once; beyond that the session stops reading from the socket until a call
+finishes, as libvirtd does. Every call gets exactly one reply with its
+serial, an error reply if anything fails. A malformed frame closes only this
+client. Keepalive PINGs start once the client has asked for the keepalive
+feature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+from typing import TYPE_CHECKING, Any
+
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError, internal_error, rpc_error
+from rpcnet.protocol import keepalive, remote
+from rpcnet.protocol.keepalive import KeepaliveAction, KeepaliveTimer
+from rpcnet.protocol.message import FrameError, Framer, Header, Message, MessageType, Status
+from rpcnet.protocol.message import encode_frame as _encode_frame
+from rpcnet.protocol.remote import CallStyle, Feature, Proc, Procedure
+from rpcnet.protocol.values import NetworkRef
+from rpcnet.protocol.xdr import XdrError
+from rpcnet.server.dispatch import call_driver
+from rpcnet.server.uri import resolve_open_name
+
+if TYPE_CHECKING:
+    from rpcnet.driver.base import NetworkDriver
+    from rpcnet.server.daemon import Server
+
+log = logging.getLogger("rpcnet.server")
+
+LIB_VERSION = 9_000_000
+_PRE_OPEN = frozenset({Proc.AUTH_LIST, Proc.CONNECT_SUPPORTS_FEATURE, Proc.CONNECT_OPEN,
+                       67, 68, 69, 70})
+_FEATURES_ALWAYS = frozenset({Feature.PROGRAM_KEEPALIVE, Feature.REMOTE_EVENT_CALLBACK,
+                              Feature.REMOTE_CLOSE_CALLBACK})
+_EVENT_HEADER = (remote.PROGRAM, remote.VERSION, Proc.NETWORK_EVENT_LIFECYCLE,
+                 MessageType.MESSAGE, 1, Status.OK)  # libvirt 9.0 sends events with serial 1
+_LIFECYCLE = remote.BY_NUMBER[Proc.NETWORK_EVENT_LIFECYCLE].args
+
+
+def _reply_header(h: Header, status: int) -> Header:
+    return Header(h.prog, h.vers, h.proc, MessageType.REPLY, h.serial, status)
+
+
+class Session(asyncio.Protocol):
+    """The server side of one client connection."""
+
+    def __init__(self, server: Server, *, readonly_socket: bool, secure: bool = True,
+                 transport_name: str = "unix") -> None:
+        self.server = server
+        self.config = server.config
+        self.readonly = readonly_socket
+        self.secure = secure
+        self.transport_name = transport_name
+        self.peer = "?"
+        self.driver: NetworkDriver | None = None
+        self.uri: str | None = None
+        self.callbacks: set[int] = set()
+        self.close_callback = False
+        self._framer = Framer(self.config.max_message)
+        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_event_loop()
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reading_paused = False
+        self._writing_paused = False
+        self._closing = False
+        self._keepalive: KeepaliveTimer | None = None
+        self._keepalive_handle: asyncio.TimerHandle | None = None
+
+    # -- transport callbacks ----------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self.peer = _describe_peer(transport)
+        log.info("client connected: %s%s", self.peer, " (read-only)" if self.readonly else "")
+        if not self.server.admit(self):
+            log.warning("refusing client %s: max_clients %d reached", self.peer,
+                        self.config.max_clients)
+            transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self._keepalive is not None:
+            self._keepalive.received(self._loop.time())
+        self._framer.feed(data)
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        log.info("client disconnected: %s", self.peer)
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+        for task in self._tasks:
+            task.cancel()
+        self.server.forget(self)
+        if self.callbacks and self.driver is not None:
+            self._loop.create_task(self._drop_callbacks(self.driver, set(self.callbacks)))
+            self.callbacks.clear()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._update_reading()
+        self._process()
+
+    # -- inbound ----------------------------------------------------------
+
+    def _process(self) -> None:
+        framer = self._framer
+        while not self._closing and self._in_flight < self.config.max_client_requests:
+            try:
+                message = framer.next_message()
+            except FrameError as exc:
+                log.warning("closing client %s: %s", self.peer, exc)
+                self.close()
+                return
+            if message is None:
+                break
+            self._handle(message)
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        transport = self._transport
+        if transport is None or self._closing:
+            return
+        busy = self._in_flight >= self.config.max_client_requests or self._writing_paused
+        if busy and not self._reading_paused:
+            self._reading_paused = True
+            transport.pause_reading()
+        elif not busy and self._reading_paused:
+            self._reading_paused = False
+            transport.resume_reading()
+
+    def _handle(self, message: Message) -> None:
+        header = message.header
+        if header.prog == keepalive.PROGRAM:
+            self._handle_keepalive(header)
+            return
+        if header.type != MessageType.CALL:
+            log.debug("ignoring %s message from %s", MessageType(header.type).name
+                      if header.type in MessageType._value2member_map_ else header.type, self.peer)
+            return
+        if header.prog != remote.PROGRAM or header.vers != remote.VERSION:
+            self._send_error(header, rpc_error(
+                f"Cannot find program {header.prog} version {header.vers}"))
+            return
+        if header.status != Status.OK:
+            self._send_error(header, rpc_error(f"Unexpected message status {header.status}"))
+            return
+        proc = remote.BY_NUMBER.get(header.proc)
+        if proc is None or proc.style is CallStyle.EVENT:
+            self._send_error(header, self._unknown_procedure(header.proc))
+            return
+        try:
+            args = proc.args.decode(message.payload)
+        except XdrError as exc:
+            log.info("bad payload for %s from %s: %s", proc.name, self.peer, exc)
+            self._send_error(header, rpc_error("Unable to decode message payload"))
+            return
+        if self.driver is None and proc.number not in _PRE_OPEN:
+            self._send_error(header, internal_error(ErrorDomain.RPC, "connection not open"))
+            return
+        if self.readonly and not proc.readonly:
+            self._send_error(header, VirError.make(
+                ErrorCode.OPERATION_DENIED, ErrorDomain.NETWORK,
+                f"read only access prevents {proc.api}"))
+            return
+        self._in_flight += 1
+        task = self._loop.create_task(self._run(header, proc, args))
+        self._tasks.add(task)
+        task.add_done_callback(self._call_done)
+
+    def _unknown_procedure(self, number: int) -> VirError:
+        name = remote.ALL_NAMES.get(number)
+        if name is None or ("EVENT" in name and "REGISTER" not in name):
+            return rpc_error(f"unknown procedure: {number}")
+        if self.driver is None:
+            return internal_error(ErrorDomain.RPC, "connection not open")
+        return VirError.make(ErrorCode.NO_SUPPORT, ErrorDomain.DOMAIN,
+                             remote.public_api_name(name))
+
+    def _call_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._in_flight -= 1
+        if not self._closing:
+            self._process()
+
+    async def _run(self, header: Header, proc: Procedure, args: tuple[Any, ...]) -> None:
+        try:
+            if proc.style is CallStyle.SESSION:
+                result = await self._session_call(proc.number, args)
+            else:
+                assert self.driver is not None
+                result = await call_driver(proc, self.driver, args)
+            payload = proc.ret.encode(result)
+        except VirError as err:
+            self._send_error(header, err)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("internal failure in %s for %s", proc.name, self.peer)
+            self._send_error(header, internal_error(
+                ErrorDomain.RPC, f"unexpected failure in {proc.api}"))
+            return
+        self._write(_encode_frame(_reply_header(header, Status.OK), payload))
+        if proc.number == Proc.CONNECT_CLOSE:
+            self.close()
+
+    # -- procedures the session answers itself ------------------------------
+
+    async def _session_call(self, number: int, args: tuple[Any, ...]) -> Any:
+        if number == Proc.AUTH_LIST:
+            return ([0],)  # REMOTE_AUTH_NONE
+        if number == Proc.CONNECT_SUPPORTS_FEATURE:
+            return (self._supports_feature(args[0]),)
+        if number == Proc.CONNECT_OPEN:
+            self._open(*args)
+            return None
+        if number == Proc.CONNECT_CLOSE:
+            return None
+        if number == Proc.CONNECT_GET_URI:
+            return (self.uri,)
+        if number == Proc.CONNECT_IS_SECURE:
+            return (1 if self.secure else 0,)
+        if number == Proc.CONNECT_GET_LIB_VERSION:
+            return (LIB_VERSION,)
+        if number == Proc.CONNECT_REGISTER_CLOSE_CALLBACK:
+            self.close_callback = True
+            return None
+        if number == Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK:
+            self.close_callback = False
+            return None
+        if number == Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY:
+            return (await self._register_event(*args),)
+        if number == Proc.CONNECT_NETWORK_EVENT_DEREGISTER_ANY:
+            await self._deregister_event(args[0])
+            return None
+        raise AssertionError(f"procedure {number} has no session handler")
+
+    def _supports_feature(self, feature: int) -> int:
+        if feature == Feature.PROGRAM_KEEPALIVE:
+            self._start_keepalive()
+            return 1
+        if self.driver is None:
+            raise internal_error(ErrorDomain.RPC, "connection not open")
+        if feature in _FEATURES_ALWAYS or feature == Feature.NETWORK_UPDATE_HAS_CORRECT_ORDER:
+            return 1
+        return 0
+
+    def _open(self, name: str | None, flags: int) -> None:
+        if self.driver is not None:
+            raise internal_error(ErrorDomain.RPC, "connection already open")
+        target = resolve_open_name(name, privileged=self.server.privileged)
+        self.driver = self.server.driver_for(target.driver)
+        self.uri = target.uri
+        if flags & 1:  # VIR_CONNECT_RO
+            self.readonly = True
+        log.info("client %s opened %s%s", self.peer, target.uri,
+                 " read-only" if self.readonly else "")
+
+    async def _register_event(self, event_id: int, net: NetworkRef | None) -> int:
+        if event_id != 0:
+            raise internal_error(ErrorDomain.RPC, f"unsupported network event ID {event_id}")
+        assert self.driver is not None
+        callback_id = await self.driver.connect_network_event_register_any(
+            event_id, net, self._on_lifecycle)
+        self.callbacks.add(callback_id)
+        return callback_id
+
+    async def _deregister_event(self, callback_id: int) -> None:
+        if callback_id not in self.callbacks:
+            raise rpc_error(f"network event callback {callback_id} not registered")
+        assert self.driver is not None
+        await self.driver.connect_network_event_deregister_any(callback_id)
+        self.callbacks.discard(callback_id)
+
+    @staticmethod
+    async def _drop_callbacks(driver: NetworkDriver, callback_ids: set[int]) -> None:
+        for callback_id in callback_ids:
+            try:
+                await driver.connect_network_event_deregister_any(callback_id)
+            except VirError as err:
+                log.debug("dropping callback %d: %s", callback_id, err)
+
+    def _on_lifecycle(self, callback_id: int, net: NetworkRef, event: int, detail: int) -> None:
+        if self._closing:
+            return
+        payload = _LIFECYCLE.encode((callback_id, net, event, detail))
+        # Queue behind the reply of the call that caused the event, as libvirtd does.
+        self._loop.call_soon(self._write, _encode_frame(Header(*_EVENT_HEADER), payload))
+
+    # -- keepalive --------------------------------------------------------
+
+    def _handle_keepalive(self, header: Header) -> None:
+        if header.type != MessageType.MESSAGE:
+            return
+        if header.proc == keepalive.PING:
+            self._write(keepalive.PONG_FRAME)
+
+    def _start_keepalive(self) -> None:
+        if self._keepalive is not None or self.config.keepalive_interval <= 0:
+            return
+        self._keepalive = KeepaliveTimer(self.config.keepalive_interval,
+                                         self.config.keepalive_count, self._loop.time())
+        self._arm_keepalive()
+
+    def _arm_keepalive(self) -> None:
+        assert self._keepalive is not None
+        self._keepalive_handle = self._loop.call_at(self._keepalive.deadline(),
+                                                    self._keepalive_tick)
+
+    def _keepalive_tick(self) -> None:
+        if self._closing or self._keepalive is None:
+            return
+        action = self._keepalive.poll(self._loop.time())
+        if action is KeepaliveAction.DEAD:
+            log.warning("closing client %s: keepalive timeout", self.peer)
+            self.close(abort=True)
+            return
+        if action is KeepaliveAction.SEND_PING:
+            self._write(keepalive.PING_FRAME)
+        self._arm_keepalive()
+
+    # -- outbound ---------------------------------------------------------
+
+    def _send_error(self, header: Header, err: VirError) -> None:
+        self._write(_encode_frame(_reply_header(header, Status.ERROR), remote.encode_error(err)))
+
+    def _write(self, frame: bytes) -> None:
+        transport = self._transport
+        if transport is None or self._closing:
+            return
+        transport.write(frame)
+        if transport.get_write_buffer_size() > self.config.max_client_backlog:
+            log.warning("closing client %s: it does not read its replies", self.peer)
+            self.close(abort=True)
+
+    def close(self, *, abort: bool = False) -> None:
+        if self._transport is None or self._closing:
+            return
+        self._closing = True
+        if abort:
+            self._transport.abort()
+        else:
+            self._transport.close()
+
+
+def _describe_peer(transport: asyncio.Transport) -> str:
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family == socket.AF_UNIX:
+        try:
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            pid, uid, gid = struct.unpack("3i", creds)
+            return f"unix pid={pid} uid={uid} gid={gid}"
+        except OSError:
+            return "unix ?"
+    peer = transport.get_extra_info("peername")
+    return str(peer)
+
+

@@ -1,0 +1,50 @@
+"""Which driver a CONNECT_OPEN name selects, with libvirtd's refusals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTarget:
+    """The driver key (``network`` or ``test``) and the URI the connection reports."""
+
+    driver: str
+    uri: str
+
+
+def resolve_open_name(name: str | None, *, privileged: bool) -> OpenTarget:
+    """Map the name sent in CONNECT_OPEN to a driver.
+
+    ``None`` and ``""`` select the network driver (``network:///system``, or
+    ``network:///session`` when the daemon is not root). Extra query
+    parameters are tolerated, as libvirtd does.
+    """
+    own_path = "/system" if privileged else "/session"
+    if not name:
+        return OpenTarget("network", f"network://{own_path}")
+    try:
+        parts = urlsplit(name)
+    except ValueError:
+        raise _no_connect(name) from None
+    scheme = parts.scheme.lower()
+    if not scheme or "+" in scheme or parts.netloc:
+        raise _no_connect(name)
+    if scheme == "network":
+        if parts.path != own_path:
+            raise VirError.make(
+                ErrorCode.INTERNAL_ERROR,
+                ErrorDomain.NONE,
+                f"unexpected network URI path '{parts.path}', try network://{own_path}",
+            )
+        return OpenTarget("network", f"network://{own_path}")
+    if scheme == "test" and parts.path == "/default":
+        return OpenTarget("test", "test:///default")
+    raise _no_connect(name)
+
+
+def _no_connect(name: str) -> VirError:
+    return VirError.make(ErrorCode.NO_CONNECT, ErrorDomain.NONE, name)
