@@ -10,6 +10,7 @@ import pytest
 from tests.peers.libvirtd import LIBVIRTD, LibvirtdPeer
 from tests.peers.netns import IP
 from tests.peers.requirements import need, need_executable, need_root
+from tests.peers.rpcnetd import RpcnetdPeer
 from tests.peers.virsh import SYSTEM_PYTHON, VIRSH, run_python
 
 
@@ -41,3 +42,10 @@ def system_python() -> str:
     probe = run_python("import libvirt", check=False)
     need(probe.returncode == 0, f"{python} cannot import libvirt: {probe.stderr.strip()}")
     return python
+
+
+@pytest.fixture
+def rpcnetd() -> Iterator[RpcnetdPeer]:
+    """A fresh `rpcnetd` (in-memory driver) on temporary sockets."""
+    with RpcnetdPeer() as peer:
+        yield peer

@@ -192,10 +192,14 @@ class Procedure:
         return 0 if self.ret is VOID else 1
 
 
+#: the argument "struct" of procedures without arguments: decodes to ``()``
+NO_ARGS = struct_type("void_args", [])
+
+
 def _proc(
     number: int,
     name: str,
-    args: XdrType = VOID,
+    args: XdrType = NO_ARGS,
     ret: XdrType = VOID,
     *,
     readonly: bool = True,
