@@ -11,6 +11,7 @@ import pytest
 
 from tests.peers.libvirtd import LibvirtdError, LibvirtdPeer
 from tests.peers.netns import IP
+from tests.peers.pki import make_pki
 from tests.peers.virsh import python_json, virsh
 
 pytestmark = pytest.mark.interop
@@ -129,3 +130,16 @@ def is_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_tls_listener_checks_the_client_dn(libvirtd_available: None, tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    uri = f"test+tls://127.0.0.1/default?pkipath={pki.dir}"
+    allowed = pki.server_tls(allowed_dn_list=[pki.client_dn])
+    with LibvirtdPeer(tls=allowed) as peer:
+        assert "default" in virsh(uri, "net-list", check=True, netns=peer.netns).stdout
+    denied = pki.server_tls(allowed_dn_list=["C=XX,O=LvTest,CN=somebody-else"])
+    with LibvirtdPeer(tls=denied) as peer:
+        res = virsh(uri, "net-list", netns=peer.netns)
+        assert res.returncode != 0
+        assert "TLS confirmation" in res.stderr
