@@ -1,0 +1,193 @@
+"""Parsers for the network sub-elements that ``virNetworkUpdate`` also
+accepts on their own: DHCP ranges and hosts, DNS hosts/TXT/SRV records and
+forward interfaces. Messages are libvirt's, word for word."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from lxml import etree
+
+from ._errors import NONE_DOMAIN, detail_error, internal, xml_error
+from .model import DhcpHost, DhcpRange, DnsHost, DnsSrv, DnsTxt, IPAddress, IpDef
+from .xmlutil import attr, children, parse_uint, text_of
+
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
+
+
+def parse_ip_address(text: str | None) -> IPAddress | None:
+    """An IPv4/IPv6 address, or None when ``text`` is absent or not one."""
+    if text is None:
+        return None
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def normalize_mac(text: str) -> str | None:
+    """``aa:bb:..`` in lower case with two digits a byte, or None if malformed."""
+    if not _MAC_RE.match(text):
+        return None
+    return ":".join(f"{int(part, 16):02x}" for part in text.split(":"))
+
+
+def is_multicast_mac(mac: str) -> bool:
+    return bool(int(mac[:2], 16) & 1)
+
+
+def check_range(start: IPAddress, end: IPAddress, ip: IpDef) -> None:
+    """libvirt's range checks (family, order, inside the subnet), reported
+    from its socket-address helpers, hence the NONE domain."""
+    if start.version != end.version:
+        raise internal(f"mismatch of address family in range {start} - {end}", NONE_DOMAIN)
+    if int(start) > int(end):
+        raise internal(f"range {start} - {end} is reversed ", NONE_DOMAIN)
+    net = ip.network
+    if start.version != net.version or start not in net or end not in net:
+        raise internal(
+            f"range {start} - {end} is not entirely within network "
+            f"{ip.address}/{ip.effective_prefix}",
+            NONE_DOMAIN,
+        )
+
+
+def parse_dhcp_range(elem: etree._Element, net_name: str, ip: IpDef) -> DhcpRange:
+    start_text, end_text = attr(elem, "start"), attr(elem, "end")
+    if start_text is None:
+        raise xml_error(f"Missing 'start' attribute in dhcp range for network '{net_name}'")
+    start = parse_ip_address(start_text)
+    if start is None:
+        raise xml_error(
+            f"Invalid dhcp range 'start' address '{start_text}' in network '{net_name}'"
+        )
+    if end_text is None:
+        raise xml_error(f"Missing 'end' attribute in dhcp range for network '{net_name}'")
+    end = parse_ip_address(end_text)
+    if end is None:
+        raise xml_error(f"Invalid dhcp range 'end' address '{end_text}' in network '{net_name}'")
+    check_range(start, end, ip)
+    return DhcpRange(start=start, end=end)
+
+
+def parse_dhcp_host(
+    elem: etree._Element, net_name: str, family: str, *, partial: bool = False
+) -> DhcpHost:
+    """A ``<host>`` of ``<dhcp>``; ``partial`` (DELETE) lets any field be absent."""
+    mac, host_id, name = attr(elem, "mac"), attr(elem, "id"), attr(elem, "name")
+    if mac is not None:
+        if family == "ipv6":
+            raise xml_error(
+                f"Invalid to specify MAC address '{mac}' in network '{net_name}' "
+                "IPv6 static host definition"
+            )
+        normal = normalize_mac(mac)
+        if normal is None:
+            raise xml_error(f"Cannot parse MAC address '{mac}' in network '{net_name}'")
+        if is_multicast_mac(normal):
+            raise xml_error(
+                f"expected unicast mac address, found multicast '{mac}' in network '{net_name}'"
+            )
+    if name is not None and not name[:1].isalpha():
+        raise xml_error(f"Cannot use host name '{name}' in network '{net_name}'")
+    ip_text = attr(elem, "ip")
+    ip = parse_ip_address(ip_text)
+    if ip_text is not None and ip is None:
+        raise xml_error(f"Invalid IP address in static host definition for network '{net_name}'")
+    if not partial:
+        if family == "ipv6" and host_id is None and name is None:
+            raise xml_error(
+                f"Static host definition in IPv6 network '{net_name}' "
+                "must have id or name attribute"
+            )
+        if family != "ipv6" and mac is None and name is None:
+            raise xml_error(
+                f"Static host definition in IPv4 network '{net_name}' "
+                "must have mac or name attribute"
+            )
+        if ip is None:
+            raise xml_error(
+                f"Missing IP address in static host definition for network '{net_name}'"
+            )
+    return DhcpHost(mac=mac, id=host_id, name=name, ip=ip)
+
+
+def parse_dns_host(elem: etree._Element, net_name: str, *, partial: bool = False) -> DnsHost:
+    """A DNS ``<host>``; in ``partial`` mode a missing ip or hostname is allowed
+    (the returned host then has the unspecified address ``0.0.0.0``)."""
+    ip_text = attr(elem, "ip")
+    ip = parse_ip_address(ip_text)
+    if ip_text is not None and ip is None:
+        raise detail_error(f"Invalid IP address in network '{net_name}' DNS HOST record")
+    if ip is None and not partial:
+        raise detail_error(f"Missing IP address in network '{net_name}' DNS HOST record")
+    names = tuple((text_of(child) or "").strip() for child in children(elem, "hostname"))
+    names = tuple(name for name in names if name)
+    if not names and not partial:
+        raise detail_error(f"Missing hostname in network '{net_name}' DNS HOST record")
+    if ip is None and not names:
+        raise detail_error(f"Missing IP address in network '{net_name}' DNS HOST record")
+    return DnsHost(ip=ip or ipaddress.IPv4Address(0), hostnames=names)
+
+
+def parse_dns_txt(elem: etree._Element, net_name: str, *, partial: bool = False) -> DnsTxt:
+    name, value = attr(elem, "name"), attr(elem, "value")
+    if name is None:
+        raise detail_error(
+            f"missing required name attribute in DNS TXT record of network {net_name}"
+        )
+    if " " in name or "," in name:
+        raise detail_error(
+            f"prohibited character in DNS TXT record name '{name}' of network {net_name}"
+        )
+    if value is None and not partial:
+        raise detail_error(
+            f"missing required value attribute in DNS TXT record named '{name}' "
+            f"of network {net_name}"
+        )
+    return DnsTxt(name=name, value=value)
+
+
+def parse_dns_srv(elem: etree._Element, net_name: str, *, partial: bool = False) -> DnsSrv:
+    service, protocol = attr(elem, "service"), attr(elem, "protocol")
+    if service is None:
+        raise detail_error(
+            f"missing required service attribute in DNS SRV record of network '{net_name}'"
+        )
+    if protocol is None:
+        raise detail_error(
+            f"missing required protocol attribute in DNS SRV record '{service}' "
+            f"of network '{net_name}'"
+        )
+    target = attr(elem, "target")
+    numbers: dict[str, int | None] = {}
+    for field in ("port", "priority", "weight"):
+        text = attr(elem, field)
+        number = parse_uint(text)
+        if text is not None and (number is None or number > 65535):
+            raise detail_error(
+                f"invalid DNS SRV {field} attribute for service '{service}' in network '{net_name}'"
+            )
+        if number is not None and target is None:
+            raise detail_error(
+                f"DNS SRV {field} attribute not permitted without target for service "
+                f"'{service}' in network '{net_name}'"
+            )
+        numbers[field] = number
+    return DnsSrv(
+        service=service,
+        protocol=protocol,
+        domain=attr(elem, "domain"),
+        target=target,
+        port=numbers["port"],
+        priority=numbers["priority"],
+        weight=numbers["weight"],
+    )
+
+
+def parse_forward_interface(elem: etree._Element) -> str:
+    dev = attr(elem, "dev")
+    if not dev:
+        raise xml_error("missing dev attribute in <interface> element")
+    return dev

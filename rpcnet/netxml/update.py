@@ -1,0 +1,306 @@
+"""``virNetworkUpdate``: apply one section edit to a definition.
+
+The result is re-checked by formatting and parsing it again, so an edit can
+never produce a definition that ``parse_network`` would refuse. The input
+definition is never changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from lxml import etree
+
+from rpcnet.errors import VirError
+
+from ._errors import config_unsupported, invalid_op, op_unsupported, xml_error
+from .elements import (
+    parse_dhcp_host,
+    parse_dhcp_range,
+    parse_dns_host,
+    parse_dns_srv,
+    parse_dns_txt,
+    parse_forward_interface,
+)
+from .format import format_network
+from .model import DhcpHost, DnsDef, DnsHost, DnsSrv, IpDef, NetworkDef
+from .parse import network_from_element, refuse_unsupported
+from .validate import check_network
+from .xmlutil import attr, parse_xml
+
+URL = "network_update_xml"
+
+# virNetworkUpdateCommand and virNetworkUpdateSection values.
+MODIFY, DELETE, ADD_LAST, ADD_FIRST = 1, 2, 3, 4
+_COMMANDS = (MODIFY, DELETE, ADD_LAST, ADD_FIRST)
+_NO_UPDATE = {1: "bridge", 2: "domain", 3: "ip", 6: "forward", 8: "forward pf", 9: "portgroup"}
+
+T = TypeVar("T")
+Handler = Callable[[NetworkDef, int, int, etree._Element], NetworkDef]
+
+
+def update_network(
+    net: NetworkDef, command: int, section: int, parent_index: int, xml: str
+) -> NetworkDef:
+    """Return a new definition with ``xml`` applied to ``section``.
+
+    ``command``: MODIFY 1, DELETE 2, ADD_LAST 3, ADD_FIRST 4; ``section``: a
+    ``virNetworkUpdateSection``; ``parent_index`` picks the ``<ip>`` for DHCP
+    sections (-1: the one with DHCP). Raises :class:`VirError` as libvirt.
+    """
+    if section in _NO_UPDATE:
+        raise op_unsupported(
+            f"can't update '{_NO_UPDATE[section]}' section of network '{net.name}'"
+        )
+    entry = _SECTIONS.get(section)
+    if entry is None:
+        raise op_unsupported("can't update unrecognized section of network")
+    expected, handler = entry
+    elem = parse_xml(xml, URL)
+    if command not in _COMMANDS:
+        raise op_unsupported(f"unrecognized network update command code {command}")
+    if elem.tag != expected:
+        raise xml_error(
+            f"unexpected element <{elem.tag}>, expecting <{expected}>, "
+            f"while updating network '{net.name}'"
+        )
+    refuse_unsupported(elem)
+    return _recheck(handler(net, command, parent_index, elem))
+
+
+def _recheck(net: NetworkDef) -> NetworkDef:
+    # Check before the round trip: parsing normalizes raw newlines in attributes.
+    check_network(net)
+    return network_from_element(parse_xml(format_network(net), "(network_definition)"))
+
+
+def _insert(items: Sequence[T], item: T, command: int) -> tuple[T, ...]:
+    return (item, *items) if command == ADD_FIRST else (*items, item)
+
+
+def _without(items: Sequence[T], index: int) -> tuple[T, ...]:
+    return (*items[:index], *items[index + 1 :])
+
+
+def _ip_for_dhcp(net: NetworkDef, parent_index: int) -> int:
+    """Index into ``net.ips`` of the ``<ip>`` a DHCP edit applies to."""
+    if parent_index >= 0:
+        if parent_index < len(net.ips):
+            return parent_index
+        raise invalid_op(
+            f"couldn't update dhcp host entry - no <ip> element found at index "
+            f"{parent_index} in network '{net.name}'"
+        )
+    for family in (None, "ipv4", "ipv6"):
+        for index, ip in enumerate(net.ips):
+            if (family is None and ip.has_dhcp) or ip.family == family:
+                return index
+    raise invalid_op(
+        f"couldn't update dhcp host entry - no <ip> element found in network '{net.name}'"
+    )
+
+
+def _with_ip(net: NetworkDef, index: int, ip: IpDef) -> NetworkDef:
+    ips = (*net.ips[:index], ip, *net.ips[index + 1 :])
+    return dataclasses.replace(net, ips=ips)
+
+
+def _same_mac(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.lower() == b.lower()
+
+
+def _show(value: object | None, missing: str = "(null)") -> str:
+    return missing if value is None else str(value)
+
+
+def _dhcp_host(
+    net: NetworkDef, command: int, parent_index: int, elem: etree._Element
+) -> NetworkDef:
+    index = _ip_for_dhcp(net, parent_index)
+    ip = net.ips[index]
+    host = parse_dhcp_host(elem, net.name, ip.family, partial=command == DELETE)
+    hosts = ip.dhcp_hosts
+    if command == DELETE:
+        for i, old in enumerate(hosts):
+            if _delete_matches(host, old):
+                return _with_ip(net, index, dataclasses.replace(ip, dhcp_hosts=_without(hosts, i)))
+        raise invalid_op(f"couldn't locate a matching dhcp host entry in network '{net.name}'")
+    found = [i for i, old in enumerate(hosts) if _host_overlaps(host, old)]
+    if command == MODIFY:
+        if not found:
+            raise invalid_op(
+                f"couldn't locate an existing dhcp host entry with "
+                f"\"mac='{_show(host.mac, 'unknown')}'\" \"name='{_show(host.name)}'\" "
+                f"\"ip='{_show(host.ip)}'\" in network '{net.name}'"
+            )
+        new_hosts = (*hosts[: found[0]], host, *hosts[found[0] + 1 :])
+        return _with_ip(net, index, dataclasses.replace(ip, dhcp_hosts=new_hosts))
+    if found:
+        raise invalid_op(
+            f"there is an existing dhcp host entry in network '{net.name}' that matches "
+            f"\"<host mac='{_show(host.mac)}' name='{_show(host.name)}' ip='{_show(host.ip)}'/>\""
+        )
+    new_ip = dataclasses.replace(ip, dhcp_hosts=_insert(hosts, host, command))
+    return _with_ip(net, index, new_ip)
+
+
+def _host_overlaps(new: DhcpHost, old: DhcpHost) -> bool:
+    return (
+        _same_mac(new.mac, old.mac)
+        or (new.id is not None and new.id == old.id)
+        or (new.name is not None and new.name == old.name)
+        or (new.ip is not None and new.ip == old.ip)
+    )
+
+
+def _delete_matches(new: DhcpHost, old: DhcpHost) -> bool:
+    """Every field the request gives must match (a host without a mac
+    matches any mac, as in libvirt)."""
+    return (
+        (new.mac is None or old.mac is None or _same_mac(new.mac, old.mac))
+        and (new.id is None or new.id == old.id)
+        and (new.name is None or new.name == old.name)
+        and (new.ip is None or new.ip == old.ip)
+    )
+
+
+def _dhcp_range(
+    net: NetworkDef, command: int, parent_index: int, elem: etree._Element
+) -> NetworkDef:
+    index = _ip_for_dhcp(net, parent_index)
+    ip = net.ips[index]
+    if command == MODIFY:
+        raise op_unsupported("dhcp ranges cannot be modified, only added or deleted")
+    rng = parse_dhcp_range(elem, net.name, ip)
+    ranges = ip.dhcp_ranges
+    if command == DELETE:
+        if rng not in ranges:
+            raise invalid_op(f"couldn't locate a matching dhcp range entry in network '{net.name}'")
+        new_ranges = _without(ranges, ranges.index(rng))
+    elif rng in ranges:
+        raise invalid_op(
+            f"there is an existing dhcp range entry in network '{net.name}' that matches "
+            f"\"<range start='{rng.start}' end='{rng.end}'/>\""
+        )
+    else:
+        new_ranges = _insert(ranges, rng, command)
+    return _with_ip(net, index, dataclasses.replace(ip, dhcp_ranges=new_ranges))
+
+
+def _forward_interface(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
+    if command == MODIFY:
+        raise op_unsupported("forward interface entries cannot be modified, only added or deleted")
+    dev = parse_forward_interface(elem)
+    fwd = net.forward
+    devs = fwd.interfaces if fwd is not None else ()
+    if command == DELETE:
+        if dev not in devs:
+            raise invalid_op(
+                f"couldn't find an interface entry in network '{net.name}' "
+                f"matching <interface dev='{dev}'>"
+            )
+        new_devs = _without(devs, devs.index(dev))
+    elif dev in devs:
+        raise invalid_op(
+            f"there is an existing interface entry in network '{net.name}' that matches "
+            f"\"<interface dev='{dev}'>\""
+        )
+    else:
+        new_devs = _insert(devs, dev, command)
+    if fwd is None:
+        raise config_unsupported(f"network '{net.name}' has no <forward> element to update")
+    return dataclasses.replace(net, forward=dataclasses.replace(fwd, interfaces=new_devs))
+
+
+def _dns_of(net: NetworkDef) -> DnsDef:
+    return net.dns if net.dns is not None else DnsDef()
+
+
+def _dns_host(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
+    if command == MODIFY:
+        raise op_unsupported("DNS HOST records cannot be modified, only added or deleted")
+    host = parse_dns_host(elem, net.name, partial=command == DELETE)
+    has_ip = attr(elem, "ip") is not None
+    dns = _dns_of(net)
+    found = [i for i, old in enumerate(dns.hosts) if _dns_host_matches(host, has_ip, old)]
+    if command == DELETE:
+        if not found:
+            raise invalid_op(f"couldn't locate a matching DNS HOST record in network {net.name}")
+        if len(found) > 1:
+            raise invalid_op(f"multiple matching DNS HOST records were found in network {net.name}")
+        hosts = _without(dns.hosts, found[0])
+    elif any(old.ip == host.ip for old in dns.hosts):
+        raise invalid_op(
+            f"there is already at least one DNS HOST record with a matching field "
+            f"in network {net.name}"
+        )
+    else:
+        hosts = _insert(dns.hosts, host, command)
+    return dataclasses.replace(net, dns=dataclasses.replace(dns, hosts=hosts))
+
+
+def _dns_host_matches(new: DnsHost, has_ip: bool, old: DnsHost) -> bool:
+    return (has_ip and new.ip == old.ip) or bool(set(new.hostnames) & set(old.hostnames))
+
+
+def _dns_txt(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
+    if command == MODIFY:
+        raise op_unsupported("DNS TXT records cannot be modified, only added or deleted")
+    txt = parse_dns_txt(elem, net.name, partial=command == DELETE)
+    dns = _dns_of(net)
+    found = [i for i, old in enumerate(dns.txts) if old.name == txt.name]
+    if command == DELETE:
+        if not found:
+            raise invalid_op(f"couldn't locate a matching DNS TXT record in network {net.name}")
+        txts = _without(dns.txts, found[0])
+    elif found:
+        raise invalid_op(
+            f"there is already a DNS TXT record with name '{txt.name}' in network {net.name}"
+        )
+    else:
+        txts = _insert(dns.txts, txt, command)
+    return dataclasses.replace(net, dns=dataclasses.replace(dns, txts=txts))
+
+
+def _dns_srv(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
+    if command == MODIFY:
+        raise op_unsupported("DNS SRV records cannot be modified, only added or deleted")
+    srv = parse_dns_srv(elem, net.name, partial=command == DELETE)
+    dns = _dns_of(net)
+    found = [i for i, old in enumerate(dns.srvs) if _srv_matches(srv, old)]
+    if command == DELETE:
+        if not found:
+            raise invalid_op(f"couldn't locate a matching DNS SRV record in network {net.name}")
+        if len(found) > 1:
+            raise invalid_op(
+                f"multiple DNS SRV records matching all specified fields were found "
+                f"in network {net.name}"
+            )
+        srvs = _without(dns.srvs, found[0])
+    elif found:
+        raise invalid_op(
+            f"there is already at least one DNS SRV record matching all specified fields "
+            f"in network {net.name}"
+        )
+    else:
+        srvs = _insert(dns.srvs, srv, command)
+    return dataclasses.replace(net, dns=dataclasses.replace(dns, srvs=srvs))
+
+
+def _srv_matches(new: DnsSrv, old: DnsSrv) -> bool:
+    fields = ("service", "protocol", "domain", "target", "port", "priority", "weight")
+    return all(getattr(new, f) is None or getattr(new, f) == getattr(old, f) for f in fields)
+
+
+_SECTIONS: dict[int, tuple[str, Handler]] = {
+    4: ("host", _dhcp_host),
+    5: ("range", _dhcp_range),
+    7: ("interface", _forward_interface),
+    10: ("host", _dns_host),
+    11: ("txt", _dns_txt),
+    12: ("srv", _dns_srv),
+}
+
+__all__ = ["VirError", "update_network"]
