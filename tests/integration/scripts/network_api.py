@@ -62,7 +62,7 @@ step("start_active", default.create)
 step("define", lambda: conn.networkDefineXML(NET_XML).name())
 net = conn.networkLookupByName("apinet")
 step("define_dup_name_other_uuid", lambda: conn.networkDefineXML(
-    NET_XML.replace("5e1c1a3a-8a61-4c8c-9d54-0d5f7b3b6c01", "5e1c1a3a-8a61-4c8c-9d54-0d5f7b3b6c02")))
+    NET_XML.replace("6c01</uuid>", "6c02</uuid>")))
 step("define_malformed", lambda: conn.networkDefineXML("<network><name>broken"))
 step("new_inactive", net.isActive)
 step("set_autostart", lambda: net.setAutostart(1))

@@ -1,0 +1,192 @@
+"""Real `virsh` against rpcnetd; where libvirtd's semantics are the same, the
+same commands against a real libvirtd must print exactly the same."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.peers.libvirtd import LibvirtdPeer
+from tests.peers.rpcnetd import RpcnetdPeer
+from tests.peers.virsh import VIRSH, run_client, virsh
+
+pytestmark = pytest.mark.interop
+
+NAT_XML = """<network>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <forward mode='nat'>
+    <nat>
+      <port start='1024' end='65535'/>
+    </nat>
+  </forward>
+  <bridge name='{bridge}' stp='on' delay='0'/>
+  <mac address='52:54:00:12:34:56'/>
+  <ip address='{prefix}.1' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='{prefix}.2' end='{prefix}.254'/>
+    </dhcp>
+  </ip>
+</network>
+"""
+
+
+def write_xml(tmp_path: Path, name: str, uuid: str, bridge: str, prefix: str) -> Path:
+    path = tmp_path / f"{name}.xml"
+    path.write_text(NAT_XML.format(name=name, uuid=uuid, bridge=bridge, prefix=prefix))
+    return path
+
+
+def outcome(result: subprocess.CompletedProcess[str]) -> tuple[int, str, str]:
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_net_list_shows_the_default_network(virsh_bin: str, rpcnetd: RpcnetdPeer) -> None:
+    result = virsh(rpcnetd.uri(), "net-list", "--all", check=True)
+    assert result.stdout == (
+        " Name      State    Autostart   Persistent\n"
+        "--------------------------------------------\n"
+        " default   active   yes         yes\n\n"
+    )
+
+
+TEST_DRIVER_SCRIPT = (
+    "net-list --all; net-list --all --name; net-list --inactive; net-list --transient; "
+    "net-list --autostart; net-list --persistent --name; net-info default; net-uuid default; "
+    "net-name dd8fe884-6c02-601e-7551-cca97df1c5df; net-dumpxml default; "
+    "net-autostart default; net-list --autostart --name; net-autostart default --disable; "
+    "net-destroy default; net-list --all; net-list --inactive --name; net-start default; "
+    "net-define {xml}; net-list --all; net-info cmpnet; net-dumpxml cmpnet; net-start cmpnet; "
+    "net-destroy cmpnet; net-undefine cmpnet; net-create {xml}; net-list --transient; "
+    "net-destroy cmpnet; net-list --all; net-info nosuch; net-uuid nosuch; "
+    "net-name 00000000-0000-0000-0000-00000000abcd; net-destroy nosuch"
+)
+
+
+def test_test_driver_session_matches_libvirtd(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, tmp_path: Path
+) -> None:
+    xml = write_xml(tmp_path, "cmpnet", "0b3b1f3e-5d1c-4a8e-9c55-3f1e2d4c5b6a", "virbr61",
+                    "10.61.0")
+    script = TEST_DRIVER_SCRIPT.format(xml=xml)
+    ours = outcome(virsh(rpcnetd.uri("test"), script))
+    theirs = outcome(virsh(libvirtd.uri("test"), script))
+    assert ours == theirs
+
+
+NETWORK_DRIVER_SCRIPT = (
+    "net-define {xml}; net-info {name}; net-dumpxml {name}; net-dumpxml {name} --inactive; "
+    "net-autostart {name}; net-list --all --name; net-start {name}; net-info {name}; "
+    "net-dhcp-leases {name}; "
+    "net-update {name} add ip-dhcp-host \"<host mac='52:54:00:00:00:07' name='g7' "
+    "ip='{prefix}.7'/>\" --live --config; net-dumpxml {name}; "
+    "net-update {name} add dns-txt \"<host mac='52:54:00:00:00:07'/>\" --live; "
+    "net-start {name}; net-autostart {name} --disable; net-destroy {name}; net-destroy {name}; "
+    "net-undefine {name}; net-info {name}"
+)
+
+
+def test_network_driver_session_matches_libvirtd(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, tmp_path: Path
+) -> None:
+    name, prefix = "vcmp", "10.62.0"
+    xml = write_xml(tmp_path, name, "6a0d6c1e-0b7e-4c43-8e3e-2f7d9c1b0a62", "virbr62", prefix)
+    script = NETWORK_DRIVER_SCRIPT.format(xml=xml, name=name, prefix=prefix)
+    ours = outcome(virsh(rpcnetd.uri("network"), script))
+    theirs = outcome(virsh(libvirtd.uri("network"), script))
+    assert ours == theirs
+
+
+def test_lifecycle_commands_and_errors(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, tmp_path: Path
+) -> None:
+    uri = rpcnetd.uri()
+    xml = write_xml(tmp_path, "life", "8c7e3a52-4f0a-4d6b-a4a3-1b2c3d4e5f60", "virbr70", "10.70.0")
+    assert virsh(uri, "net-define", str(xml)).stdout == "Network life defined from " + str(xml) \
+        + "\n\n"
+    assert virsh(uri, "net-start", "life").stdout == "Network life started\n\n"
+    result = virsh(uri, "net-start", "life")
+    assert result.returncode == 1
+    assert "network is already active" in result.stderr
+    assert virsh(uri, "net-uuid", "life").stdout == "8c7e3a52-4f0a-4d6b-a4a3-1b2c3d4e5f60\n\n"
+    assert virsh(uri, "net-name", "8c7e3a52-4f0a-4d6b-a4a3-1b2c3d4e5f60").stdout == "life\n\n"
+    leases = virsh(uri, "net-dhcp-leases", "life", check=True).stdout
+    assert "MAC address" in leases and "IP address" in leases
+    assert virsh(uri, "net-destroy", "life").stdout == "Network life destroyed\n\n"
+    assert virsh(uri, "net-undefine", "life").stdout == "Network life has been undefined\n\n"
+    created = virsh(uri, "net-create", str(xml), check=True)
+    assert created.stdout == f"Network life created from {xml}\n\n"
+    assert virsh(uri, "net-list", "--transient", "--name").stdout == "life\n\n"
+    virsh(uri, "net-destroy", "life", check=True)
+    missing = virsh(uri, "net-info", "life")
+    assert missing.returncode == 1
+    assert missing.stderr == ("error: failed to get network 'life'\n"
+                              "error: Network not found: no network with matching name 'life'\n")
+
+
+def test_ports(virsh_bin: str, rpcnetd: RpcnetdPeer, tmp_path: Path) -> None:
+    uri = rpcnetd.uri()
+    port = tmp_path / "port.xml"
+    port.write_text(
+        "<networkport>\n  <uuid>3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e5f</uuid>\n"
+        "  <owner>\n    <name>vm1</name>\n"
+        "    <uuid>11111111-2222-3333-4444-555555555555</uuid>\n  </owner>\n"
+        "  <mac address='52:54:00:aa:bb:01'/>\n</networkport>\n")
+    created = virsh(uri, "net-port-create", "default", str(port), check=True)
+    assert "3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e5f" in created.stdout
+    listing = virsh(uri, "net-port-list", "default", check=True).stdout
+    assert "3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e5f" in listing
+    dump = virsh(uri, "net-port-dumpxml", "default", "3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e5f",
+                 check=True).stdout
+    assert "<mac address='52:54:00:aa:bb:01'/>" in dump
+    virsh(uri, "net-port-delete", "default", "3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e5f", check=True)
+    assert "3f1d0b1e" not in virsh(uri, "net-port-list", "default", check=True).stdout
+
+
+def test_read_only_socket_denies_writes(virsh_bin: str, rpcnetd: RpcnetdPeer) -> None:
+    result = virsh(rpcnetd.uri(readonly=True), "net-destroy", "default")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: Failed to destroy network default\n"
+        "error: operation forbidden: read only access prevents virNetworkDestroy\n")
+    assert "default" in virsh(rpcnetd.uri(readonly=True), "net-list", check=True).stdout
+    info = virsh(rpcnetd.uri(), "net-info", "default", check=True).stdout
+    assert "Active:         yes" in info
+
+
+def test_read_only_flag_is_refused_by_the_client(virsh_bin: str, rpcnetd: RpcnetdPeer) -> None:
+    result = run_client([VIRSH, "-r", "-c", rpcnetd.uri(), "net-destroy", "default"])
+    assert result.returncode == 1
+    assert "read only access prevents virNetworkDestroy" in result.stderr
+
+
+def _event_lines(uri: str, actions: list[tuple[str, ...]]) -> list[str]:
+    watcher = subprocess.Popen(
+        [VIRSH, "-c", uri, "net-event", "--event", "lifecycle", "--loop", "--timeout", "4"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"})
+    time.sleep(1.0)
+    for action in actions:
+        virsh(uri, *action, check=True)
+    out, _ = watcher.communicate(timeout=20)
+    return [line for line in out.splitlines() if line.startswith("event")]
+
+
+def test_net_event_prints_lifecycle_events(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, tmp_path: Path
+) -> None:
+    xml = write_xml(tmp_path, "evnet", "2f4e6a8c-0b1d-4e3f-9a5b-7c9d1e3f5a7b", "virbr71",
+                    "10.71.0")
+    actions = [("net-define", str(xml)), ("net-start", "evnet"), ("net-destroy", "evnet"),
+               ("net-undefine", "evnet")]
+    ours = _event_lines(rpcnetd.uri(), actions)
+    assert ours == [
+        "event 'lifecycle' for network evnet: Defined",
+        "event 'lifecycle' for network evnet: Started",
+        "event 'lifecycle' for network evnet: Stopped",
+        "event 'lifecycle' for network evnet: Undefined",
+    ]
+    assert _event_lines(libvirtd.uri("network"), actions) == ours
