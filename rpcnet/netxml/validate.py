@@ -22,7 +22,7 @@ MAX_IFNAME = 15  # IFNAMSIZ - 1
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f,=#]")
 # Host and domain names additionally may not hold blanks (hosts-file fields).
 _UNSAFE_HOST = re.compile(r"[\x00-\x20\x7f,=#]")
-_UNSAFE_IFNAME = re.compile(r"[\x00-\x20\x7f/,=#:%]")
+_UNSAFE_IFNAME = re.compile(r"[\x00-\x20\x7f/,=#:]")
 
 
 def check_network(net: NetworkDef) -> None:
