@@ -1,0 +1,113 @@
+"""libvirt-style connection URIs, split the way libvirt's remote driver does.
+
+``driver[+transport]://[user@][host][:port]/path[?param=value&...]``: the
+transport, host, port and the parameters the remote driver consumes stay on
+the client; every other parameter is forwarded to the server inside the name
+sent in CONNECT_OPEN (libvirt 9.0 behaviour).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+
+TLS_PORT = 16514
+TCP_PORT = 16509
+#: Where rpcnetd and libvirtd listen by default, tried in this order.
+DEFAULT_SOCKETS = (Path("/run/rpcnet/rpcnet-sock"), Path("/run/libvirt/libvirt-sock"))
+DEFAULT_RO_SOCKETS = (Path("/run/rpcnet/rpcnet-sock-ro"), Path("/run/libvirt/libvirt-sock-ro"))
+
+#: Parameters libvirt's remote driver keeps for itself, plus rpcnet's own.
+_CONSUMED = frozenset({
+    "socket", "pkipath", "no_verify", "name", "mode", "tls_priority", "command", "netcat",
+    "keyfile", "known_hosts", "known_hosts_verify", "sshauth", "no_tty", "proxy",
+    "keepalive_interval", "keepalive_count",
+})
+
+
+def _uri_error(detail: str) -> VirError:
+    return VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.REMOTE, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteUri:
+    """A parsed connection URI."""
+
+    uri: str
+    driver: str
+    transport: str
+    host: str
+    port: int | None
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, uri: str) -> RemoteUri:
+        """Parse ``uri``; raises :class:`VirError` (INVALID_ARG, REMOTE) if malformed."""
+        try:
+            parts = urlsplit(uri)
+            port = parts.port
+        except ValueError as exc:
+            raise _uri_error(f"malformed URI '{uri}': {exc}") from None
+        if not parts.scheme or "://" not in uri:
+            raise _uri_error(f"malformed URI '{uri}'")
+        driver, _, transport = parts.scheme.partition("+")
+        host = parts.hostname or ""
+        if not transport:
+            transport = "tls" if host else "unix"
+        if transport not in ("unix", "tls"):
+            raise _uri_error(f"transport '{transport}' is not supported by rpcnet")
+        if transport == "unix" and host:
+            raise _uri_error(f"using unix socket and remote server '{host}' is not supported.")
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        return cls(uri, driver, transport, host, port, parts.path, params)
+
+    @property
+    def open_name(self) -> str:
+        """The name libvirt's client sends in CONNECT_OPEN for this URI."""
+        if "name" in self.params:
+            return self.params["name"]
+        if self.driver == "remote":
+            return ""
+        forwarded = "&".join(
+            f"{quote(k, safe='')}={quote(v, safe='/:')}"
+            for k, v in self.params.items() if k not in _CONSUMED
+        )
+        name = f"{self.driver}://{self.path}"
+        return f"{name}?{forwarded}" if forwarded else name
+
+    def socket_path(self, *, readonly: bool = False) -> str:
+        """The UNIX socket to dial: ``?socket=`` or the first default that exists."""
+        explicit = self.params.get("socket")
+        if explicit:
+            return explicit
+        candidates = DEFAULT_RO_SOCKETS if readonly else DEFAULT_SOCKETS
+        for candidate in candidates:
+            if candidate.exists():
+                return str(candidate)
+        return str(candidates[0])
+
+    @property
+    def tcp_port(self) -> int:
+        return self.port or TLS_PORT
+
+    @property
+    def pki_dir(self) -> str | None:
+        return self.params.get("pkipath")
+
+    @property
+    def no_verify(self) -> bool:
+        return self.params.get("no_verify", "0") not in ("", "0")
+
+    def float_param(self, name: str, default: float) -> float:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        try:
+            return float(value)
+        except ValueError:
+            raise _uri_error(f"invalid value '{value}' for URI parameter '{name}'") from None
+
