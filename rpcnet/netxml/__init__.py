@@ -21,9 +21,11 @@ from .model import (
     NetworkDef,
 )
 from .parse import parse_network
+from .port import BandwidthDef, PortDef, RateDef, format_port, parse_port
 from .update import update_network
 
 __all__ = [
+    "BandwidthDef",
     "BridgeDef",
     "DhcpHost",
     "DhcpRange",
@@ -36,8 +38,12 @@ __all__ = [
     "ForwardDef",
     "IpDef",
     "NetworkDef",
+    "PortDef",
+    "RateDef",
     "assign_defaults",
     "format_network",
+    "format_port",
     "parse_network",
+    "parse_port",
     "update_network",
 ]

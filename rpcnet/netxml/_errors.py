@@ -48,3 +48,11 @@ def bad_attr_value(attr: str, element: str, value: str, expected: str = "") -> V
     if expected:
         detail += f" Expected {expected}"
     return VirError.make(ErrorCode.XML_ERROR, ErrorDomain.XML, detail)
+
+
+def bad_root(expected: str, found: str) -> VirError:
+    return VirError.make(
+        ErrorCode.XML_ERROR,
+        ErrorDomain.XML,
+        f"expecting root element of '{expected}', not '{found}'",
+    )

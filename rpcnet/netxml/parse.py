@@ -16,6 +16,7 @@ from rpcnet.errors import ErrorDomain
 
 from ._errors import (
     NONE_DOMAIN,
+    bad_root,
     config_unsupported,
     detail_error,
     internal,
@@ -81,7 +82,7 @@ def parse_network(xml: str, *, validate: bool = False) -> NetworkDef:
     """
     root = parse_xml(xml, URL)
     if root.tag != "network":
-        raise detail_error(f"expecting root element of 'network', not '{root.tag}'")
+        raise bad_root("network", str(root.tag))
     if validate:
         validate_schema(root)
     net = network_from_element(root)

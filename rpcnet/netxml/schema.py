@@ -15,10 +15,12 @@ from lxml import etree
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 
-SCHEMA_PATH = Path("/usr/share/libvirt/schemas/network.rng")
+SCHEMA_DIR = Path("/usr/share/libvirt/schemas")
+SCHEMA_PATH = SCHEMA_DIR / "network.rng"
 
 # element -> (allowed attributes, allowed child elements)
-_ALLOWED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+_Rule = tuple[frozenset[str], frozenset[str]]
+_ALLOWED: dict[str, _Rule] = {
     "network": (
         frozenset(),
         frozenset({"name", "uuid", "forward", "bridge", "mtu", "mac", "domain", "dns", "ip"}),
@@ -46,54 +48,77 @@ _ALLOWED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "dhcp": (frozenset(), frozenset({"range", "host"})),
     "range": (frozenset({"start", "end"}), frozenset()),
 }
-_Rule = tuple[frozenset[str], frozenset[str]]
 _DNS_HOST: _Rule = (frozenset({"ip"}), frozenset({"hostname"}))
 _DHCP_HOST: _Rule = (frozenset({"mac", "id", "name", "ip"}), frozenset())
 
 
-def schema_error(lines: list[str]) -> VirError:
-    detail = f"Unable to validate doc against {SCHEMA_PATH}\n" + "".join(f"{x}\n" for x in lines)
+_PORT_ALLOWED: dict[str, _Rule] = {
+    "networkport": (
+        frozenset(),
+        frozenset({"uuid", "owner", "group", "mac", "bandwidth", "rxfilters", "plug"}),
+    ),
+    "uuid": (frozenset(), frozenset()),
+    "owner": (frozenset(), frozenset({"name", "uuid"})),
+    "name": (frozenset(), frozenset()),
+    "group": (frozenset(), frozenset()),
+    "mac": (frozenset({"address"}), frozenset()),
+    "bandwidth": (frozenset(), frozenset({"inbound", "outbound"})),
+    "inbound": (frozenset({"average", "peak", "burst", "floor"}), frozenset()),
+    "outbound": (frozenset({"average", "peak", "burst"}), frozenset()),
+    "rxfilters": (frozenset({"trustGuest"}), frozenset()),
+    "plug": (frozenset({"type", "bridge", "macTableManager"}), frozenset()),
+}
+_TABLES = {"network": _ALLOWED, "networkport": _PORT_ALLOWED}
+
+
+def schema_error(lines: list[str], schema: str = "network") -> VirError:
+    path = SCHEMA_DIR / f"{schema}.rng"
+    detail = f"Unable to validate doc against {path}\n" + "".join(f"{x}\n" for x in lines)
     return VirError.make(ErrorCode.XML_INVALID_SCHEMA, ErrorDomain.XML, detail)
 
 
 @functools.cache
-def _relaxng() -> etree.RelaxNG | None:
+def _relaxng(schema: str) -> etree.RelaxNG | None:
     try:
-        return etree.RelaxNG(etree.parse(str(SCHEMA_PATH)))
+        return etree.RelaxNG(etree.parse(str(SCHEMA_DIR / f"{schema}.rng")))
     except (OSError, etree.LxmlError):
         return None
 
 
-def validate_schema(root: etree._Element, *, use_system_schema: bool = True) -> None:
-    """Raise XML_INVALID_SCHEMA (domain XML) if ``root`` fails validation."""
-    rng = _relaxng() if use_system_schema else None
+def validate_schema(
+    root: etree._Element, *, schema: str = "network", use_system_schema: bool = True
+) -> None:
+    """Raise XML_INVALID_SCHEMA (domain XML) if ``root`` fails validation
+    against libvirt's ``schema`` ('network' or 'networkport')."""
+    rng = _relaxng(schema) if use_system_schema else None
     if rng is not None:
         if not rng.validate(root):
-            raise schema_error([entry.message for entry in rng.error_log])
+            raise schema_error([entry.message for entry in rng.error_log], schema)
         return
-    problem = _first_problem(root)
+    problem = _first_problem(root, _TABLES[schema])
     if problem is not None:
-        raise schema_error(problem)
+        raise schema_error(problem, schema)
 
 
-def _rules(elem: etree._Element) -> tuple[frozenset[str], frozenset[str]] | None:
-    if elem.tag == "host":
+def _rules(elem: etree._Element, table: dict[str, _Rule]) -> _Rule | None:
+    if elem.tag == "host" and table is _ALLOWED:
         parent = elem.getparent()
         return _DNS_HOST if parent is not None and parent.tag == "dns" else _DHCP_HOST
-    return _ALLOWED.get(str(elem.tag))
+    return table.get(str(elem.tag))
 
 
-def _first_problem(root: etree._Element) -> list[str] | None:
-    if root.find("name") is None:
+def _first_problem(root: etree._Element, table: dict[str, _Rule]) -> list[str] | None:
+    required = "name" if table is _ALLOWED else "uuid"
+    if root.find(required) is None:
         return [
-            "Expecting an element name, got nothing",
+            f"Expecting an element {required}, got nothing",
             "Invalid sequence in interleave",
-            "Element network failed to validate content",
+            f"Element {root.tag} failed to validate content",
         ]
     for elem in root.iter():
         if not isinstance(elem.tag, str):
             continue
-        rules = _rules(elem)
+        rules = _rules(elem, table)
         assert rules is not None  # the parent's check below ran first
         attrs, kids = rules
         trail = _trail(elem)
@@ -103,7 +128,7 @@ def _first_problem(root: etree._Element) -> list[str] | None:
         for child in elem:
             if isinstance(child.tag, str) and child.tag not in kids:
                 if elem is root:
-                    return [f"Element network has extra content: {child.tag}"]
+                    return [f"Element {root.tag} has extra content: {child.tag}"]
                 return [f"Element {elem.tag} has extra content: {child.tag}", *trail]
     return None
 
