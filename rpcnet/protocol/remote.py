@@ -211,7 +211,6 @@ def _proc(
 
 
 S, P, L = CallStyle.SESSION, CallStyle.PLAIN, CallStyle.LIST_ALL
-RW = {"readonly": False}
 
 PROCEDURES: tuple[Procedure, ...] = (
     # connection setup and properties
@@ -246,21 +245,21 @@ PROCEDURES: tuple[Procedure, ...] = (
     _proc(47, "NETWORK_LOOKUP_BY_UUID", _args("by_uuid_args", ("uuid", UUID)),
           _args("net_ret", ("net", NET))),
     _proc(40, "NETWORK_CREATE_XML", _args("xml_args", ("xml", NONNULL_STRING)),
-          _args("net_ret", ("net", NET)), **RW),
+          _args("net_ret", ("net", NET)), readonly=False),
     _proc(437, "NETWORK_CREATE_XML_FLAGS",
           _args("xml_flags_args", ("xml", NONNULL_STRING), ("flags", UINT)),
-          _args("net_ret", ("net", NET)), **RW),
+          _args("net_ret", ("net", NET)), readonly=False),
     _proc(41, "NETWORK_DEFINE_XML", _args("xml_args", ("xml", NONNULL_STRING)),
-          _args("net_ret", ("net", NET)), **RW),
+          _args("net_ret", ("net", NET)), readonly=False),
     _proc(432, "NETWORK_DEFINE_XML_FLAGS",
           _args("xml_flags_args", ("xml", NONNULL_STRING), ("flags", UINT)),
-          _args("net_ret", ("net", NET)), **RW),
-    _proc(49, "NETWORK_UNDEFINE", _args("net_args", ("net", NET)), **RW),
-    _proc(39, "NETWORK_CREATE", _args("net_args", ("net", NET)), **RW),
-    _proc(42, "NETWORK_DESTROY", _args("net_args", ("net", NET)), **RW),
+          _args("net_ret", ("net", NET)), readonly=False),
+    _proc(49, "NETWORK_UNDEFINE", _args("net_args", ("net", NET)), readonly=False),
+    _proc(39, "NETWORK_CREATE", _args("net_args", ("net", NET)), readonly=False),
+    _proc(42, "NETWORK_DESTROY", _args("net_args", ("net", NET)), readonly=False),
     _proc(291, "NETWORK_UPDATE",
           _args("update_args", ("net", NET), ("command", UINT), ("section", UINT),
-                ("parent_index", INT), ("xml", NONNULL_STRING), ("flags", UINT)), **RW),
+                ("parent_index", INT), ("xml", NONNULL_STRING), ("flags", UINT)), readonly=False),
     # networks: inspection
     _proc(43, "NETWORK_GET_XML_DESC", _args("xml_desc_args", ("net", NET), ("flags", UINT)),
           _args("xml_ret", ("xml", NONNULL_STRING))),
@@ -269,7 +268,7 @@ PROCEDURES: tuple[Procedure, ...] = (
     _proc(44, "NETWORK_GET_AUTOSTART", _args("net_args", ("net", NET)),
           _args("autostart_ret", ("autostart", BOOL))),
     _proc(48, "NETWORK_SET_AUTOSTART",
-          _args("set_autostart_args", ("net", NET), ("autostart", BOOL)), **RW),
+          _args("set_autostart_args", ("net", NET), ("autostart", BOOL)), readonly=False),
     _proc(152, "NETWORK_IS_ACTIVE", _args("net_args", ("net", NET)),
           _args("active_ret", ("active", BOOL))),
     _proc(153, "NETWORK_IS_PERSISTENT", _args("net_args", ("net", NET)),
@@ -297,19 +296,20 @@ PROCEDURES: tuple[Procedure, ...] = (
           _args("port_ret", ("port", PORT))),
     _proc(406, "NETWORK_PORT_CREATE_XML",
           _args("port_create_args", ("network", NET), ("xml", NONNULL_STRING), ("flags", UINT)),
-          _args("port_ret", ("port", PORT)), **RW),
+          _args("port_ret", ("port", PORT)), readonly=False),
     _proc(407, "NETWORK_PORT_GET_PARAMETERS",
           _args("port_get_params_args", ("port", PORT), ("nparams", INT), ("flags", UINT)),
           _args("port_get_params_ret", ("params", array(TYPED_PARAM, PORT_PARAMETERS_MAX)),
                 ("nparams", INT)), style=CallStyle.GET_PARAMETERS),
     _proc(408, "NETWORK_PORT_SET_PARAMETERS",
           _args("port_set_params_args", ("port", PORT),
-                ("params", array(TYPED_PARAM, PORT_PARAMETERS_MAX)), ("flags", UINT)), **RW),
+                ("params", array(TYPED_PARAM, PORT_PARAMETERS_MAX)), ("flags", UINT)),
+          readonly=False),
     _proc(409, "NETWORK_PORT_GET_XML_DESC", _args("port_flags_args", ("port", PORT),
                                                   ("flags", UINT)),
           _args("xml_ret", ("xml", NONNULL_STRING))),
     _proc(410, "NETWORK_PORT_DELETE", _args("port_flags_args", ("port", PORT), ("flags", UINT)),
-          **RW),
+          readonly=False),
 )
 
 BY_NUMBER: dict[int, Procedure] = {p.number: p for p in PROCEDURES}
