@@ -5,7 +5,8 @@
         print(await conn.network_get_xml_desc(net, 0))
 
 ``conn`` is a :class:`RemoteDriver`, so code written against a driver runs
-unchanged against a remote host.
+unchanged against a remote host. :class:`Networks`, :class:`Network` and
+:class:`Port` are a friendlier layer over any driver, local or remote.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Generator
 from typing import Any
 
 from rpcnet.client.connection import ConnectionClosed
-from rpcnet.client.driver import LifecycleEventRecord, RemoteDriver
+from rpcnet.client.driver import LifecycleEventRecord, ReconnectPolicy, RemoteDriver
+from rpcnet.client.objects import Network, NetworkEvent, Networks, Port
 from rpcnet.client.uri import RemoteUri
 
 
@@ -39,15 +41,23 @@ class _Connect:
 
 
 def connect(uri: str, *, readonly: bool = False, keepalive_interval: float | None = None,
-            keepalive_count: int | None = None) -> _Connect:
+            keepalive_count: int | None = None,
+            reconnect: ReconnectPolicy | bool | None = None) -> _Connect:
     """Open a connection to ``uri`` (libvirt URI syntax).
 
     Raises :class:`rpcnet.errors.VirError` if the server cannot be reached or
     refuses the URI. ``keepalive_interval``/``keepalive_count`` default to the
-    URI parameters of the same names, else 5 and 5; interval 0 disables.
+    URI parameters of the same names, else 5 and 5; interval 0 disables. A
+    server silent for ``interval * (count + 1)`` seconds is declared dead: the
+    connection closes and pending calls fail with :class:`ConnectionClosed`.
+    ``reconnect=True`` (or a :class:`ReconnectPolicy`) redials with backoff
+    after a drop and registers event callbacks again.
     """
     return _Connect(uri, {"readonly": readonly, "keepalive_interval": keepalive_interval,
-                          "keepalive_count": keepalive_count})
+                          "keepalive_count": keepalive_count, "reconnect": reconnect})
 
 
-__all__ = ["ConnectionClosed", "LifecycleEventRecord", "RemoteDriver", "RemoteUri", "connect"]
+__all__ = [
+    "ConnectionClosed", "LifecycleEventRecord", "Network", "NetworkEvent", "Networks", "Port",
+    "ReconnectPolicy", "RemoteDriver", "RemoteUri", "connect",
+]

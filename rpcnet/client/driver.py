@@ -3,7 +3,10 @@
 Its methods are generated from the REMOTE procedure table, so a remote host
 is driven through exactly the interface the daemon serves. Event callbacks
 get local ids; the driver maps them to the server's ids and registers them
-again after :meth:`RemoteDriver.reconnect`.
+again after :meth:`RemoteDriver.reconnect`, which a :class:`ReconnectPolicy`
+runs by itself (with exponential backoff) whenever the connection drops.
+Calls made while the connection is down fail with ``ConnectionClosed``;
+they are not queued, because a retried write could run twice.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,23 @@ class LifecycleEventRecord:
     detail: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconnectPolicy:
+    """Automatic reconnection: delays grow from ``initial`` by ``factor`` up to
+    ``maximum`` seconds; ``attempts`` bounds the tries per outage (None: forever)."""
+
+    initial: float = 0.1
+    maximum: float = 5.0
+    factor: float = 2.0
+    attempts: int | None = None
+
+    def delays(self) -> Iterator[float]:
+        delay, tries = self.initial, itertools.count(1)
+        while self.attempts is None or next(tries) <= self.attempts:
+            yield delay
+            delay = min(delay * self.factor, self.maximum)
+
+
 @dataclass(slots=True)
 class _Registration:
     event_id: int
@@ -48,36 +68,53 @@ class RemoteDriver(NetworkDriver):
     """A :class:`NetworkDriver` whose every call goes to a remote server."""
 
     def __init__(self, uri: RemoteUri, connection: Connection, *, readonly: bool,
-                 keepalive_interval: float, keepalive_count: int) -> None:
+                 keepalive_interval: float, keepalive_count: int,
+                 reconnect: ReconnectPolicy | None = None) -> None:
         self.uri = uri
         self.readonly = readonly
+        self.reconnect_policy = reconnect
         self._conn = connection
         self._keepalive = (keepalive_interval, keepalive_count)
         self._registrations: dict[int, _Registration] = {}
         self._by_server_id: dict[int, int] = {}
         self._local_ids = itertools.count()
         self._update_order_ok: bool | None = None
+        self._user_closed = False
+        self._final: ConnectionClosed | None = None
+        self._streams: set[asyncio.Queue[LifecycleEventRecord | ConnectionClosed]] = set()
+        self._reconnect_listeners: list[Callable[[], None]] = []
+        self._connected = asyncio.Event()
         self._bind(connection)
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     # -- connection management ----------------------------------------------
 
     @classmethod
     async def open(cls, uri: str, *, readonly: bool = False,
                    keepalive_interval: float | None = None,
-                   keepalive_count: int | None = None) -> RemoteDriver:
+                   keepalive_count: int | None = None,
+                   reconnect: ReconnectPolicy | bool | None = None) -> RemoteDriver:
+        """Dial ``uri`` and do the handshake; raises :class:`VirError` on failure.
+
+        ``reconnect=True`` (or a :class:`ReconnectPolicy`) reconnects by
+        itself after the connection drops and registers every event callback
+        again.
+        """
         parsed = RemoteUri.parse(uri)
         interval = keepalive_interval if keepalive_interval is not None else \
             parsed.float_param("keepalive_interval", 5.0)
         count = keepalive_count if keepalive_count is not None else \
             int(parsed.float_param("keepalive_count", 5))
+        policy = ReconnectPolicy() if reconnect is True else reconnect or None
         conn = await _dial(parsed, readonly, interval, count)
         return cls(parsed, conn, readonly=readonly, keepalive_interval=interval,
-                   keepalive_count=count)
+                   keepalive_count=count, reconnect=policy)
 
     def _bind(self, connection: Connection) -> None:
         self._conn = connection
         connection.event_handler = self._dispatch_event
         self._update_order_ok = None
+        self._connected.set()
 
     @property
     def connection(self) -> Connection:
@@ -90,20 +127,83 @@ class RemoteDriver(NetworkDriver):
     async def wait_closed(self) -> ConnectionClosed:
         return await self._conn.wait_closed()
 
+    async def wait_connected(self) -> None:
+        """Return once a connection is up (at once unless a reconnect is pending)."""
+        await self._connected.wait()
+
+    def add_reconnect_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every successful automatic or manual reconnect."""
+        self._reconnect_listeners.append(listener)
+
     async def reconnect(self) -> None:
-        """Dial again and register every event callback again on the new connection."""
-        with contextlib.suppress(VirError):
-            await self._conn.close()
+        """Dial again and register every event callback again on the new connection.
+
+        Raises :class:`VirError` if the server cannot be reached."""
+        if self._user_closed:
+            raise ConnectionClosed("connection closed by the client")
+        old = self._conn
         conn = await _dial(self.uri, self.readonly, *self._keepalive)
-        self._bind(conn)
+        try:
+            server_ids = [
+                (await conn.call(Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY,
+                                 (reg.event_id, reg.net)))[0]
+                for reg in self._registrations.values()]
+        except BaseException:
+            await conn.close()
+            raise
         self._by_server_id.clear()
-        for local_id, reg in self._registrations.items():
-            (reg.server_id,) = await conn.call(Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY,
-                                               (reg.event_id, reg.net))
-            self._by_server_id[reg.server_id] = local_id
+        for (local_id, reg), server_id in zip(self._registrations.items(), server_ids,
+                                              strict=True):
+            reg.server_id = server_id
+            self._by_server_id[server_id] = local_id
+        self._bind(conn)
+        # The old connection closes only now, so the watcher sees it replaced.
+        with contextlib.suppress(VirError):
+            await old.close()
+        if self._watcher.done():
+            self._final = None
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        for listener in list(self._reconnect_listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("reconnect listener failed")
+
+    async def _watch(self) -> None:
+        """Reconnect after drops (if a policy says so); end event streams otherwise."""
+        while True:
+            conn = self._conn
+            closed = await conn.wait_closed()
+            if self._conn is not conn:
+                continue
+            self._connected.clear()
+            if self._user_closed or self.reconnect_policy is None:
+                break
+            log.info("connection to %s lost (%s); reconnecting", self.uri.uri, closed.message)
+            if not await self._reconnect_with_backoff(self.reconnect_policy):
+                break
+        self._final = closed
+        for stream in self._streams:
+            stream.put_nowait(closed)
+
+    async def _reconnect_with_backoff(self, policy: ReconnectPolicy) -> bool:
+        for delay in policy.delays():
+            await asyncio.sleep(delay)
+            if self._user_closed:
+                return False
+            try:
+                await self.reconnect()
+            except VirError as exc:
+                log.debug("reconnect to %s failed: %s", self.uri.uri, exc.message)
+                continue
+            return True
+        return False
 
     async def close(self) -> None:
+        self._user_closed = True
         await self._conn.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._watcher
 
     async def __aenter__(self) -> RemoteDriver:
         return self
@@ -144,16 +244,30 @@ class RemoteDriver(NetworkDriver):
 
     async def lifecycle_events(self, net: NetworkRef | None = None
                                ) -> AsyncIterator[LifecycleEventRecord]:
-        """Yield lifecycle events (of ``net`` or all networks) until closed."""
-        queue: asyncio.Queue[LifecycleEventRecord] = asyncio.Queue()
+        """Yield lifecycle events (of ``net`` or all networks).
+
+        Across automatic reconnects the stream goes on; it ends when the
+        client closes the driver and raises ``ConnectionClosed`` when the
+        connection is lost for good."""
+        queue: asyncio.Queue[LifecycleEventRecord | ConnectionClosed] = asyncio.Queue()
         callback_id = await self.connect_network_event_register_any(
             0, net, lambda _cid, n, ev, det: queue.put_nowait(LifecycleEventRecord(n, ev, det)))
+        self._streams.add(queue)
+        if self._final is not None:
+            queue.put_nowait(self._final)
         try:
             while True:
-                yield await queue.get()
+                item = await queue.get()
+                if isinstance(item, ConnectionClosed):
+                    if self._user_closed:
+                        return
+                    raise item
+                yield item
         finally:
-            with contextlib.suppress(VirError):
-                await self.connect_network_event_deregister_any(callback_id)
+            self._streams.discard(queue)
+            if not self._conn.closed:
+                with contextlib.suppress(VirError):
+                    await self.connect_network_event_deregister_any(callback_id)
 
     # -- the network update order quirk ---------------------------------------
 
