@@ -1,0 +1,110 @@
+"""One network as the in-memory driver holds it, and the table of them."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rpcnet.netxml import NetworkDef, PortDef, format_network
+from rpcnet.protocol.values import NetworkRef
+
+from .base import ListFlags
+
+
+@dataclass(slots=True, eq=False)
+class NetObj:
+    """A network: its persistent and running definitions, autostart, ports.
+
+    Name and uuid never change for the life of the object; a definition with
+    the same uuid but another name is refused before it gets here.
+    """
+
+    name: str
+    uuid: uuidlib.UUID
+    ref: NetworkRef
+    config: NetworkDef | None = None
+    live: NetworkDef | None = None
+    autostart: bool = False
+    ports: dict[bytes, PortDef] = field(default_factory=dict)
+    _xml: list[tuple[NetworkDef, str]] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.live is not None
+
+    @property
+    def current(self) -> NetworkDef:
+        """libvirt's virNetworkObjGetDef: the running definition if any."""
+        netdef = self.live if self.live is not None else self.config
+        assert netdef is not None, "a network object has at least one definition"
+        return netdef
+
+    @staticmethod
+    def format(netdef: NetworkDef) -> str:
+        return format_network(netdef)
+
+    def xml(self, netdef: NetworkDef) -> str:
+        """``format_network(netdef)``, cached for this object's two definitions."""
+        for cached, text in self._xml:
+            if cached is netdef:
+                return text
+        text = format_network(netdef)
+        self._xml = [(netdef, text), *self._xml[:1]]
+        return text
+
+    def matches(self, flags: int) -> bool:
+        """Whether the virConnectListAllNetworks filter ``flags`` selects it."""
+        return (
+            _pick(flags, ListFlags.ACTIVE, ListFlags.INACTIVE, self.live is not None)
+            and _pick(flags, ListFlags.PERSISTENT, ListFlags.TRANSIENT, self.config is not None)
+            and _pick(flags, ListFlags.AUTOSTART, ListFlags.NO_AUTOSTART, self.autostart)
+        )
+
+
+def _pick(flags: int, yes: int, no: int, value: bool) -> bool:
+    """One filter group: no bit of the group set selects everything."""
+    if not flags & (yes | no):
+        return True
+    return bool(flags & yes) if value else bool(flags & no)
+
+
+class NetTable:
+    """Networks indexed by name and by raw uuid, in creation order."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, NetObj] = {}
+        self.by_uuid: dict[bytes, NetObj] = {}
+
+    def __iter__(self) -> Iterator[NetObj]:
+        return iter(list(self.by_name.values()))
+
+    def __len__(self) -> int:
+        return len(self.by_name)
+
+    def can_add(self, netdef: NetworkDef) -> bool:
+        assert netdef.uuid is not None
+        return netdef.name not in self.by_name and netdef.uuid.bytes not in self.by_uuid
+
+    def add(self, netdef: NetworkDef) -> NetObj:
+        """A new, still empty object for ``netdef``'s name and uuid."""
+        assert netdef.uuid is not None and self.can_add(netdef)
+        obj = NetObj(netdef.name, netdef.uuid, NetworkRef(netdef.name, netdef.uuid.bytes))
+        self.by_name[obj.name] = obj
+        self.by_uuid[obj.uuid.bytes] = obj
+        return obj
+
+    def remove(self, obj: NetObj) -> None:
+        self.by_name.pop(obj.name, None)
+        self.by_uuid.pop(obj.uuid.bytes, None)
+
+    def bridges(self, *, excluding: str) -> set[str]:
+        """Bridge names of every definition of every other network."""
+        used: set[str] = set()
+        for obj in self.by_name.values():
+            if obj.name == excluding:
+                continue
+            for netdef in (obj.config, obj.live):
+                if netdef is not None and netdef.bridge is not None and netdef.bridge.name:
+                    used.add(netdef.bridge.name)
+        return used

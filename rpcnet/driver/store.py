@@ -1,0 +1,182 @@
+"""On-disk state of the in-memory driver: configs, autostart marks, live status.
+
+Layout under the state directory::
+
+    networks/NAME.xml          persistent definition (what net-dumpxml --inactive shows)
+    autostart/NAME             empty marker: start NAME when the driver loads
+    status/NAME.xml            live definition of a running network (transient ones too)
+    ports/NAME/UUID.xml        ports of a running network
+
+A status file present means "running": it is written before a start is
+reported and removed before a stop is. Every write is atomic (temp file in
+the same directory, fsync, rename, fsync of the directory), so a crash
+leaves either the old or the new file, never a torn one.
+
+All file access goes through :meth:`StateStore.run`, which moves it off the
+event loop; the methods named ``*_sync`` are what it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_DIRS = ("networks", "autostart", "status", "ports")
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Raw file contents found at load time, keyed by network name."""
+
+    configs: dict[str, str] = field(default_factory=dict)
+    autostart: set[str] = field(default_factory=set)
+    status: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves old or new, whole."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+class StateStore:
+    """The files of one driver's state directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, kind: str, name: str, suffix: str = ".xml") -> Path:
+        return self.root / kind / f"{name}{suffix}"
+
+    async def run(self, func: Callable[[], T]) -> T:
+        """Run a file operation off the event loop; OSError becomes a VirError."""
+        try:
+            return await asyncio.to_thread(func)
+        except OSError as exc:
+            raise VirError.make(
+                ErrorCode.SYSTEM_ERROR,
+                ErrorDomain.NETWORK,
+                f"cannot update state under '{self.root}': {exc.strerror or exc}",
+            ) from exc
+
+    # -- setup and load ----------------------------------------------------
+
+    def is_fresh(self) -> bool:
+        """True when the state directory has never been initialised."""
+        return not (self.root / "networks").is_dir()
+
+    def init_sync(self) -> None:
+        for name in _DIRS:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+
+    def load_sync(self) -> Snapshot:
+        """Read every file; unreadable ones are logged and skipped."""
+        snap = Snapshot()
+        snap.configs = self._read_dir(self.root / "networks")
+        snap.status = self._read_dir(self.root / "status")
+        autostart = self.root / "autostart"
+        if autostart.is_dir():
+            snap.autostart = {p.name for p in autostart.iterdir() if not p.name.startswith(".")}
+        ports = self.root / "ports"
+        if ports.is_dir():
+            for sub in ports.iterdir():
+                if sub.is_dir():
+                    snap.ports[sub.name] = self._read_dir(sub)
+        return snap
+
+    @staticmethod
+    def _read_dir(directory: Path) -> dict[str, str]:
+        found: dict[str, str] = {}
+        if not directory.is_dir():
+            return found
+        for path in sorted(directory.glob("*.xml")):
+            if path.name.startswith("."):
+                continue
+            try:
+                found[path.stem] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                log.error("skipping unreadable state file %s: %s", path, exc)
+        return found
+
+    # -- writes ------------------------------------------------------------
+
+    def write_config_sync(self, name: str, xml: str) -> None:
+        write_atomic(self._path("networks", name), xml)
+
+    def delete_config_sync(self, name: str) -> None:
+        """Remove the config and the autostart mark (libvirt's DeleteConfig)."""
+        removed = _unlink(self._path("autostart", name, ""))
+        removed = _unlink(self._path("networks", name)) or removed
+        if removed:
+            fsync_dir(self.root / "networks")
+
+    def set_autostart_sync(self, name: str, autostart: bool) -> None:
+        path = self._path("autostart", name, "")
+        if autostart:
+            write_atomic(path, "")
+        elif _unlink(path):
+            fsync_dir(path.parent)
+
+    def write_status_sync(self, name: str, xml: str) -> None:
+        write_atomic(self._path("status", name), xml)
+
+    def delete_status_sync(self, name: str) -> None:
+        """Forget a running network: its status file and its ports."""
+        ports = self.root / "ports" / name
+        if ports.is_dir():
+            for path in ports.iterdir():
+                _unlink(path)
+            with contextlib.suppress(OSError):
+                ports.rmdir()
+        if _unlink(self._path("status", name)):
+            fsync_dir(self.root / "status")
+
+    def write_port_sync(self, network: str, port_uuid: str, xml: str) -> None:
+        directory = self.root / "ports" / network
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomic(directory / f"{port_uuid}.xml", xml)
+
+    def delete_port_sync(self, network: str, port_uuid: str) -> None:
+        path = self.root / "ports" / network / f"{port_uuid}.xml"
+        if _unlink(path):
+            fsync_dir(path.parent)
