@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol import keepalive, remote
@@ -51,8 +51,8 @@ class _Protocol(asyncio.Protocol):
         self.connection = connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.connection._transport = transport
+        # uvloop's transports implement the interface without subclassing it
+        self.connection._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.connection._data_received(data)

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import socket
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError, internal_error, rpc_error
 from rpcnet.protocol import keepalive, remote
@@ -78,7 +78,8 @@ class Session(asyncio.Protocol):
     # -- transport callbacks ----------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement the interface without subclassing it
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         self.peer = _describe_peer(transport)
         log.info("client connected: %s%s", self.peer, " (read-only)" if self.readonly else "")

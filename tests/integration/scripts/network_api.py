@@ -110,13 +110,13 @@ if MODE == "network":
   <mac address='52:54:00:aa:bb:cc'/>
 </networkport>"""
     step("ports_empty", lambda: len(net.listAllPorts()))
-    step("port_create", lambda: net.portCreateXML(port_xml).getUUIDString())
+    step("port_create", lambda: net.portCreateXML(port_xml).UUIDString())
     port = net.portLookupByUUIDString("7d2a3f4e-1111-2222-3333-444455556666")
-    step("ports_one", lambda: [p.getUUIDString() for p in net.listAllPorts()])
+    step("ports_one", lambda: [p.UUIDString() for p in net.listAllPorts()])
     step("port_xml_has_mac", lambda: "52:54:00:aa:bb:cc" in port.XMLDesc())
     step("port_set_params", lambda: port.setParameters(
         {"inbound.average": 1000, "inbound.peak": 2000}))
-    step("port_params", port.getParameters)
+    step("port_params", port.parameters)
     step("port_delete", port.delete)
     step("ports_after_delete", lambda: len(net.listAllPorts()))
     net.destroy()
