@@ -79,7 +79,7 @@ def test_test_driver_session_matches_libvirtd(
 
 NETWORK_DRIVER_SCRIPT = (
     "net-define {xml}; net-info {name}; net-dumpxml {name}; net-dumpxml {name} --inactive; "
-    "net-autostart {name}; net-list --all --name; net-start {name}; net-info {name}; "
+    "net-autostart {name}; net-list --inactive --name; net-start {name}; net-info {name}; "
     "net-dhcp-leases {name}; "
     "net-update {name} add ip-dhcp-host \"<host mac='52:54:00:00:00:07' name='g7' "
     "ip='{prefix}.7'/>\" --live --config; net-dumpxml {name}; "
@@ -172,7 +172,7 @@ def _event_lines(uri: str, actions: list[tuple[str, ...]]) -> list[str]:
     for action in actions:
         virsh(uri, *action, check=True)
     out, _ = watcher.communicate(timeout=20)
-    return [line for line in out.splitlines() if line.startswith("event")]
+    return [line for line in out.splitlines() if line.startswith("event 'lifecycle'")]
 
 
 def test_net_event_prints_lifecycle_events(
