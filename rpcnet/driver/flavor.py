@@ -44,7 +44,10 @@ class Flavor:
     name: str
     type_name: str  # virConnectGetType
     domain: int  # error domain of the driver's own errors
-    func_prefix: str  # "network" -> networkGetXMLDesc in flag errors
+    # C function names in flag errors: networkGetXMLDesc, networkConnectListAllNetworks
+    # on the bridge driver; testNetworkGetXMLDesc, testConnectListAllNetworks.
+    func_prefix: str
+    net_func_prefix: str
     default_xml: str
     default_autostart: bool
     # Bridge driver: fill virbrN/mac, refuse bridge clashes and subnet overlap.
@@ -59,8 +62,9 @@ class Flavor:
     handles_by_name: bool
 
     def func(self, name: str) -> str:
-        """libvirt's C function name, e.g. ``func("GetXMLDesc")``."""
-        return f"{self.func_prefix}{name}"
+        """libvirt's C function name: ``func("GetXMLDesc")``, ``func("ConnectListAllNetworks")``."""
+        prefix = self.func_prefix if name.startswith("Connect") else self.net_func_prefix
+        return f"{prefix}{name}"
 
 
 NETWORK = Flavor(
@@ -68,6 +72,7 @@ NETWORK = Flavor(
     type_name="network",
     domain=ErrorDomain.NETWORK,
     func_prefix="network",
+    net_func_prefix="network",
     default_xml=DEFAULT_NETWORK_XML,
     default_autostart=True,
     fill_defaults=True,
@@ -82,6 +87,7 @@ TEST = Flavor(
     type_name="TEST",
     domain=ErrorDomain.TEST,
     func_prefix="test",
+    net_func_prefix="testNetwork",
     default_xml=TEST_DEFAULT_XML,
     default_autostart=False,
     fill_defaults=False,

@@ -102,10 +102,9 @@ class MemoryDriver(NetworkDriver):
         return VirError.make(code, self.flavor.domain, detail)
 
     def _check_flags(self, flags: int, allowed: int, func: str) -> None:
-        if flags & ~allowed:
-            raise VirError.invalid_flags(
-                self.flavor.domain, flags & ~allowed, self.flavor.func(func)
-            )
+        unknown = int(flags) & ~int(allowed)  # ~ of an IntFlag keeps only its own bits
+        if unknown:
+            raise VirError.invalid_flags(self.flavor.domain, unknown, self.flavor.func(func))
 
     def _no_name(self, name: str) -> VirError:
         return self._error(ErrorCode.NO_NETWORK, f"no network with matching name '{name}'")
