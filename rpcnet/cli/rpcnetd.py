@@ -26,7 +26,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="persist networks, autostart flags and running state here")
     parser.add_argument("--socket-group", default=None, help="group owning the sockets")
     parser.add_argument("--max-clients", type=int, default=5000)
-    parser.add_argument("--max-client-requests", type=int, default=5)
+    parser.add_argument("--max-anonymous-clients", type=int, default=20,
+                        help="clients connected but not yet opened (default %(default)s)")
+    parser.add_argument("--max-client-requests", type=int, default=5,
+                        help="calls of one client run at once (default %(default)s)")
     parser.add_argument("--keepalive-interval", type=float, default=5.0,
                         help="seconds of silence before a PING; 0 disables (default 5)")
     parser.add_argument("--keepalive-count", type=int, default=5)
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         driver=args.driver,
         socket_group=args.socket_group,
         max_clients=args.max_clients,
+        max_anonymous_clients=args.max_anonymous_clients,
         max_client_requests=args.max_client_requests,
         keepalive_interval=args.keepalive_interval,
         keepalive_count=args.keepalive_count,

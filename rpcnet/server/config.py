@@ -23,6 +23,10 @@ class ServerConfig:
     #: concurrent calls per client before the daemon stops reading from it
     max_client_requests: int = 5
     max_clients: int = 5000
+    #: clients connected but not yet past CONNECT_OPEN
+    max_anonymous_clients: int = 20
+    #: seconds a refused client gets to read why before it is dropped
+    refusal_grace: float = 2.0
     max_message: int = MAX_MESSAGE
     keepalive_interval: float = 5.0
     keepalive_count: int = 5

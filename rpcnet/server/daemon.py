@@ -27,6 +27,7 @@ class Server:
         self.drivers = dict(drivers)
         self.privileged = privileged()
         self.sessions: set[Session] = set()
+        self.anonymous = 0
         self._servers: list[asyncio.AbstractServer] = []
         self._socket_paths: list[Path] = []
 
@@ -36,14 +37,27 @@ class Server:
             raise VirError.make(ErrorCode.NO_CONNECT, ErrorDomain.NONE, f"{key}:///")
         return driver
 
-    def admit(self, session: Session) -> bool:
-        if len(self.sessions) >= self.config.max_clients:
-            return False
+    def admit(self, session: Session) -> str | None:
+        """Count a new client in; returns why it is refused, or None."""
+        cfg = self.config
+        if len(self.sessions) >= cfg.max_clients:
+            return f"Too many active clients ({cfg.max_clients}), dropping connection"
+        if self.anonymous >= cfg.max_anonymous_clients:
+            return (f"Too many clients waiting to open a connection "
+                    f"({cfg.max_anonymous_clients}), dropping connection")
         self.sessions.add(session)
-        return True
+        self.anonymous += 1
+        return None
+
+    def opened(self, session: Session) -> None:
+        """``session`` got past CONNECT_OPEN."""
+        self.anonymous -= 1
 
     def forget(self, session: Session) -> None:
-        self.sessions.discard(session)
+        if session in self.sessions:
+            self.sessions.discard(session)
+            if session.driver is None:
+                self.anonymous -= 1
 
     def session_factory(self, *, readonly: bool) -> Callable[[], Session]:
         return lambda: Session(self, readonly_socket=readonly)

@@ -74,6 +74,7 @@ class Session(asyncio.Protocol):
         self._closing = False
         self._keepalive: KeepaliveTimer | None = None
         self._keepalive_handle: asyncio.TimerHandle | None = None
+        self._refusal: VirError | None = None
 
     # -- transport callbacks ----------------------------------------------
 
@@ -83,10 +84,12 @@ class Session(asyncio.Protocol):
         self._transport = transport
         self.peer = _describe_peer(transport)
         log.info("client connected: %s%s", self.peer, " (read-only)" if self.readonly else "")
-        if not self.server.admit(self):
-            log.warning("refusing client %s: max_clients %d reached", self.peer,
-                        self.config.max_clients)
-            transport.abort()
+        refusal = self.server.admit(self)
+        if refusal is not None:
+            # Answer the client's first call with the reason, then drop it.
+            log.warning("refusing client %s: %s", self.peer, refusal)
+            self._refusal = rpc_error(refusal)
+            self._loop.call_later(self.config.refusal_grace, self.close)
 
     def data_received(self, data: bytes) -> None:
         if self._keepalive is not None:
@@ -148,6 +151,11 @@ class Session(asyncio.Protocol):
 
     def _handle(self, message: Message) -> None:
         header = message.header
+        if self._refusal is not None:
+            if header.type == MessageType.CALL:
+                self._send_error(header, self._refusal)
+                self.close()
+            return
         if header.prog == keepalive.PROGRAM:
             self._handle_keepalive(header)
             return
@@ -269,6 +277,7 @@ class Session(asyncio.Protocol):
         target = resolve_open_name(name, privileged=self.server.privileged)
         self.driver = self.server.driver_for(target.driver)
         self.uri = target.uri
+        self.server.opened(self)
         if flags & 1:  # VIR_CONNECT_RO
             self.readonly = True
         log.info("client %s opened %s%s", self.peer, target.uri,
