@@ -52,13 +52,13 @@ def test_network_driver_api(system_python: str, rpcnetd: RpcnetdPeer) -> None:
     code, domain, message = r["define_malformed"][1:]
     assert (code, domain) == (35, 19) and "Premature end of data" in message
     assert r["new_inactive"] == 0
-    assert r["autostart_after"] is True
+    assert r["autostart_after"] == 1
     assert r["list_autostart"] == ["apinet", "default"]
     assert r["list_inactive"] == ["apinet"]
     assert (r["create"], r["active_after_create"]) == (0, 1)
     assert r["destroy"] == 0
     assert r["destroy_inactive"] == error(
-        55, 19, "Requested operation is not valid: network is not active")
+        55, 19, "Requested operation is not valid: network 'apinet' is not active")
     assert r["undefine"] == 0
     assert r["gone"][:3] == ["error", 43, 19]
     assert r["create_xml"] == "tnet"
