@@ -68,3 +68,12 @@ def test_error_roundtrip_keeps_every_field():
     assert (back.code, back.domain, back.message, back.str1, back.str2, back.int1, back.int2) == (
         8, 19, "unsupported flags (0x100) in function networkGetXMLDesc", "networkGetXMLDesc",
         "flags", 0, 0)
+
+
+def test_procedure_docs_are_generated_from_the_table():
+    from pathlib import Path
+
+    from rpcnet.protocol.docs import render
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "procedures.md"
+    assert docs.read_text() == render(), "run: python -m rpcnet.protocol.docs > docs/procedures.md"

@@ -1,0 +1,41 @@
+"""Render the table of supported procedures (docs/procedures.md) from PROCEDURES.
+
+    python -m rpcnet.protocol.docs > docs/procedures.md
+"""
+
+from __future__ import annotations
+
+from rpcnet.protocol import remote
+from rpcnet.protocol.remote import CallStyle
+
+_HANDLER = {
+    CallStyle.SESSION: "daemon session",
+    CallStyle.EVENT: "server → client message",
+}
+
+
+def render() -> str:
+    lines = [
+        "# Supported procedures",
+        "",
+        "Generated from `rpcnet/protocol/remote.py` by `python -m rpcnet.protocol.docs`;",
+        "a unit test keeps it in step with the table.",
+        "",
+        "REMOTE program 0x20008086 version 1, plus KEEPALIVE 0x6b656570 (PING 1, PONG 2).",
+        "Every other procedure of libvirt 9.0 is answered with libvirt's",
+        "\"this function is not supported by the connection driver\" error.",
+        "",
+        "| # | procedure | public API | read-only | served by |",
+        "|---|---|---|---|---|",
+    ]
+    for proc in sorted(remote.PROCEDURES, key=lambda p: p.number):
+        handler = _HANDLER.get(proc.style) or f"`NetworkDriver.{proc.method}`"
+        readonly = "yes" if proc.readonly else "denied"
+        if proc.style is CallStyle.EVENT:
+            readonly = "–"
+        lines.append(f"| {proc.number} | {proc.name} | `{proc.api}` | {readonly} | {handler} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
