@@ -2,7 +2,9 @@
 
 Its methods are generated from the REMOTE procedure table, so a remote host
 is driven through exactly the interface the daemon serves. Event callbacks
-get local ids; the driver maps them to the server's ids and registers them
+get local ids. As libvirt's own remote driver does, callbacks for the same
+event and network share one server-side registration (libvirtd refuses a
+second one: "event callback already tracked"); the driver registers those
 again after :meth:`RemoteDriver.reconnect`, which a :class:`ReconnectPolicy`
 runs by itself (with exponential backoff) whenever the connection drops.
 Calls made while the connection is down fail with ``ConnectionClosed``;
@@ -57,11 +59,17 @@ class ReconnectPolicy:
 
 
 @dataclass(slots=True)
-class _Registration:
+class _ServerCallback:
+    """One registration on the server, fanned out to local callbacks."""
+
     event_id: int
     net: NetworkRef | None
-    callback: LifecycleCallback
     server_id: int
+    callbacks: dict[int, LifecycleCallback]
+
+
+def _key(event_id: int, net: NetworkRef | None) -> tuple[int, bytes | None]:
+    return event_id, net.uuid if net is not None else None
 
 
 class RemoteDriver(NetworkDriver):
@@ -75,8 +83,10 @@ class RemoteDriver(NetworkDriver):
         self.reconnect_policy = reconnect
         self._conn = connection
         self._keepalive = (keepalive_interval, keepalive_count)
-        self._registrations: dict[int, _Registration] = {}
-        self._by_server_id: dict[int, int] = {}
+        self._groups: dict[tuple[int, bytes | None], _ServerCallback] = {}
+        self._group_of: dict[int, _ServerCallback] = {}
+        self._by_server_id: dict[int, _ServerCallback] = {}
+        self._events_lock = asyncio.Lock()
         self._local_ids = itertools.count()
         self._update_order_ok: bool | None = None
         self._user_closed = False
@@ -143,20 +153,21 @@ class RemoteDriver(NetworkDriver):
             raise ConnectionClosed("connection closed by the client")
         old = self._conn
         conn = await _dial(self.uri, self.readonly, *self._keepalive)
-        try:
-            server_ids = [
-                (await conn.call(Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY,
-                                 (reg.event_id, reg.net)))[0]
-                for reg in self._registrations.values()]
-        except BaseException:
-            await conn.close()
-            raise
-        self._by_server_id.clear()
-        for (local_id, reg), server_id in zip(self._registrations.items(), server_ids,
-                                              strict=True):
-            reg.server_id = server_id
-            self._by_server_id[server_id] = local_id
-        self._bind(conn)
+        async with self._events_lock:
+            groups = list(self._groups.values())
+            try:
+                server_ids = [
+                    (await conn.call(Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY,
+                                     (group.event_id, group.net)))[0]
+                    for group in groups]
+            except BaseException:
+                await conn.close()
+                raise
+            self._by_server_id.clear()
+            for group, server_id in zip(groups, server_ids, strict=True):
+                group.server_id = server_id
+                self._by_server_id[server_id] = group
+            self._bind(conn)
         # The old connection closes only now, so the watcher sees it replaced.
         with contextlib.suppress(VirError):
             await old.close()
@@ -216,31 +227,43 @@ class RemoteDriver(NetworkDriver):
     async def connect_network_event_register_any(
         self, event_id: int, net: NetworkRef | None, callback: LifecycleCallback
     ) -> int:
-        (server_id,) = await self._conn.call(Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY,
-                                             (event_id, net))
-        local_id = next(self._local_ids)
-        self._registrations[local_id] = _Registration(event_id, net, callback, server_id)
-        self._by_server_id[server_id] = local_id
-        return local_id
+        async with self._events_lock:
+            group = self._groups.get(_key(event_id, net))
+            if group is None:
+                (server_id,) = await self._conn.call(Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY,
+                                                     (event_id, net))
+                group = _ServerCallback(event_id, net, server_id, {})
+                self._groups[_key(event_id, net)] = group
+                self._by_server_id[server_id] = group
+            local_id = next(self._local_ids)
+            group.callbacks[local_id] = callback
+            self._group_of[local_id] = group
+            return local_id
 
     async def connect_network_event_deregister_any(self, callback_id: int) -> None:
-        reg = self._registrations.get(callback_id)
-        if reg is None:
-            raise VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.RPC,
-                                f"network event callback {callback_id} not registered")
-        await self._conn.call(Proc.CONNECT_NETWORK_EVENT_DEREGISTER_ANY, (reg.server_id,))
-        del self._registrations[callback_id]
-        self._by_server_id.pop(reg.server_id, None)
+        async with self._events_lock:
+            group = self._group_of.get(callback_id)
+            if group is None:
+                raise VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.NONE,
+                                    f"could not find event callback {callback_id} for deletion")
+            if len(group.callbacks) == 1:
+                if not self._conn.closed:  # else the next reconnect just leaves it out
+                    await self._conn.call(Proc.CONNECT_NETWORK_EVENT_DEREGISTER_ANY,
+                                          (group.server_id,))
+                del self._groups[_key(group.event_id, group.net)]
+                self._by_server_id.pop(group.server_id, None)
+            del group.callbacks[callback_id]
+            del self._group_of[callback_id]
 
     def _dispatch_event(self, server_id: int, net: NetworkRef, event: int, detail: int) -> None:
-        local_id = self._by_server_id.get(server_id)
-        reg = self._registrations.get(local_id) if local_id is not None else None
-        if reg is None:
+        group = self._by_server_id.get(server_id)
+        if group is None:
             return
-        try:
-            reg.callback(local_id, net, event, detail)  # type: ignore[arg-type]
-        except Exception:
-            log.exception("lifecycle callback %s failed", local_id)
+        for local_id, callback in list(group.callbacks.items()):
+            try:
+                callback(local_id, net, event, detail)
+            except Exception:
+                log.exception("lifecycle callback %s failed", local_id)
 
     async def lifecycle_events(self, net: NetworkRef | None = None
                                ) -> AsyncIterator[LifecycleEventRecord]:
