@@ -62,7 +62,8 @@ class Session(asyncio.Protocol):
         self.peer = "?"
         self.driver: NetworkDriver | None = None
         self.uri: str | None = None
-        self.callbacks: set[int] = set()
+        #: server callback id -> (event id, uuid of the network filter or None)
+        self.callbacks: dict[int, tuple[int, bytes | None]] = {}
         self.close_callback = False
         self._framer = Framer(self.config.max_message)
         self._transport: asyncio.Transport | None = None
@@ -109,7 +110,7 @@ class Session(asyncio.Protocol):
             task.cancel()
         self.server.forget(self)
         if self.callbacks and self.driver is not None:
-            self._loop.create_task(self._drop_callbacks(self.driver, set(self.callbacks)))
+            self._loop.create_task(self._drop_callbacks(self.driver, list(self.callbacks)))
             self.callbacks.clear()
 
     def pause_writing(self) -> None:
@@ -286,21 +287,26 @@ class Session(asyncio.Protocol):
     async def _register_event(self, event_id: int, net: NetworkRef | None) -> int:
         if event_id != 0:
             raise internal_error(ErrorDomain.RPC, f"unsupported network event ID {event_id}")
+        key = (event_id, net.uuid if net is not None else None)
+        if key in self.callbacks.values():
+            raise VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.NONE,
+                                "event callback already tracked")
         assert self.driver is not None
         callback_id = await self.driver.connect_network_event_register_any(
             event_id, net, self._on_lifecycle)
-        self.callbacks.add(callback_id)
+        self.callbacks[callback_id] = key
         return callback_id
 
     async def _deregister_event(self, callback_id: int) -> None:
         if callback_id not in self.callbacks:
-            raise rpc_error(f"network event callback {callback_id} not registered")
+            raise internal_error(ErrorDomain.RPC,
+                                 f"network event callback {callback_id} not registered")
         assert self.driver is not None
         await self.driver.connect_network_event_deregister_any(callback_id)
-        self.callbacks.discard(callback_id)
+        self.callbacks.pop(callback_id, None)
 
     @staticmethod
-    async def _drop_callbacks(driver: NetworkDriver, callback_ids: set[int]) -> None:
+    async def _drop_callbacks(driver: NetworkDriver, callback_ids: list[int]) -> None:
         for callback_id in callback_ids:
             try:
                 await driver.connect_network_event_deregister_any(callback_id)

@@ -12,6 +12,7 @@ import pytest
 
 import rpcnet.client
 from rpcnet.errors import VirError
+from rpcnet.protocol import remote
 from rpcnet.protocol.message import MAX_MESSAGE, MessageType, Status
 from tests.integration.hostile import (
     RawClient,
@@ -133,11 +134,14 @@ def test_thousands_of_connections_leak_nothing(rpcnetd: RpcnetdPeer) -> None:
 
 
 async def test_vanished_event_subscribers_are_dropped(rpcnetd: RpcnetdPeer) -> None:
-    for _ in range(20):
+    with RawClient(rpcnetd.socket) as probe:
+        probe.open()
+        default = remote.BY_NUMBER[46].ret.decode(probe.call(46, ("default",)).payload)[0]
+    for _ in range(100):
         with RawClient(rpcnetd.socket) as client:
             client.open()
-            for serial in range(10):
-                message = client.call(313, (0, None), serial=serial)
+            for serial, net in enumerate((None, default)):
+                message = client.call(313, (0, net), serial=serial)
                 assert message.header.status == Status.OK
     async with rpcnet.client.connect(rpcnetd.uri()) as conn:
         seen: list[int] = []
@@ -282,3 +286,15 @@ def test_clients_over_the_limits_are_told_why() -> None:
             client.close()
         time.sleep(0.2)
         assert_serving(peer)
+
+
+def test_event_registration_errors_match_libvirtd(rpcnetd: RpcnetdPeer) -> None:
+    with RawClient(rpcnetd.socket) as client:
+        client.open()
+        assert client.call(313, (0, None), serial=3).header.status == Status.OK
+        assert error_of(client.call(313, (0, None), serial=4)) == (
+            8, 0, "invalid argument: event callback already tracked")
+        assert error_of(client.call(314, (99,), serial=5)) == (
+            1, 7, "internal error: network event callback 99 not registered")
+        assert error_of(client.call(313, (1, None), serial=6)) == (
+            1, 7, "internal error: unsupported network event ID 1")
