@@ -190,3 +190,30 @@ def test_net_event_prints_lifecycle_events(
         "event 'lifecycle' for network evnet: Undefined",
     ]
     assert _event_lines(libvirtd.uri("network"), actions) == ours
+
+
+@pytest.mark.parametrize("uri", [
+    "remote+unix:///system?socket={sock}",               # empty name: the default driver
+    "network+unix:///system?socket={sock}&foo=bar",      # unknown parameters are forwarded
+    "test+unix:///default?socket={sock}&name=network:///system",
+])
+def test_open_names_select_the_network_driver(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, uri: str
+) -> None:
+    result = virsh(uri.format(sock=rpcnetd.socket), "net-info", "default", check=True)
+    assert "Bridge:         virbr0" in result.stdout
+    uri_result = virsh(uri.format(sock=rpcnetd.socket), "uri", check=True)
+    assert uri_result.stdout.strip()
+
+
+@pytest.mark.parametrize(("uri", "message"), [
+    ("network+unix:///session?socket={sock}",
+     "internal error: unexpected network URI path '/session', try network:///system"),
+    ("qemu+unix:///system?socket={sock}", "no connection driver available for qemu:///system"),
+])
+def test_other_uris_are_refused_like_libvirtd(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, uri: str, message: str
+) -> None:
+    result = virsh(uri.format(sock=rpcnetd.socket), "net-list")
+    assert result.returncode == 1
+    assert f"error: {message}" in result.stderr
