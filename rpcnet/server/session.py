@@ -161,8 +161,11 @@ class Session(asyncio.Protocol):
             self._handle_keepalive(header)
             return
         if header.type != MessageType.CALL:
-            log.debug("ignoring %s message from %s", MessageType(header.type).name
-                      if header.type in MessageType._value2member_map_ else header.type, self.peer)
+            if header.type == MessageType.CALL_WITH_FDS:
+                # a caller waits for this reply: say why instead of ignoring it
+                self._send_error(header, rpc_error("file descriptor passing is not supported"))
+            else:
+                log.debug("ignoring message of type %d from %s", header.type, self.peer)
             return
         if header.prog != remote.PROGRAM or header.vers != remote.VERSION:
             self._send_error(header, rpc_error(

@@ -92,6 +92,8 @@ def test_unknown_program_version_type_and_procedure(rpcnetd: RpcnetdPeer) -> Non
             client.send(call_frame(283, u32(1) + u32(0), mtype=mtype, serial=5))
         message = client.call(46, ("default",), serial=6)
         assert (message.header.serial, message.header.status) == (6, Status.OK)
+        client.send(call_frame(46, u32(0), mtype=MessageType.CALL_WITH_FDS, serial=7))
+        assert error_of(client.receive()) == (39, 7, "file descriptor passing is not supported")
 
 
 def test_reused_serials_are_each_answered(rpcnetd: RpcnetdPeer) -> None:
