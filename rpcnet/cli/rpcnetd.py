@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import ssl
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.server.config import ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
+from rpcnet.server.tls import ServerCredentials, TlsListenerConfig, parse_listen_address
 
 DEFAULT_SOCKET_DIR = Path("/run/rpcnet")
 
@@ -33,8 +36,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keepalive-interval", type=float, default=5.0,
                         help="seconds of silence before a PING; 0 disables (default 5)")
     parser.add_argument("--keepalive-count", type=int, default=5)
+    tls = parser.add_argument_group("TLS (libvirt's network+tls:// transport)")
+    tls.add_argument("--tls", metavar="ADDR[:PORT]", action="append", default=[],
+                     type=_listen_address,
+                     help="listen for TLS clients (repeatable; port 16514 by default; "
+                          "IPv6 as [ADDR]:PORT)")
+    tls.add_argument("--pki", metavar="DIR", type=Path, default=None,
+                     help="read cacert.pem, cacrl.pem (optional), servercert.pem and "
+                          "serverkey.pem from DIR (default: libvirt's /etc/pki paths)")
+    tls.add_argument("--tls-allowed-dn", metavar="PATTERN", action="append", default=None,
+                     help="allow only client certificates whose DN (as `rpcnet pki dn` "
+                          "prints it) matches this glob (repeatable; default: any DN)")
+    tls.add_argument("--tls-handshake-timeout", metavar="SECONDS", type=float, default=10.0)
     parser.add_argument("-v", "--verbose", action="count", default=0)
     return parser.parse_args(argv)
+
+
+def _listen_address(text: str) -> tuple[str, int]:
+    try:
+        return parse_listen_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def tls_listeners(args: argparse.Namespace) -> list[TlsListenerConfig]:
+    """One TlsListenerConfig per ``--tls`` option."""
+    creds = ServerCredentials.from_dir(args.pki)
+    return [TlsListenerConfig(host=host, port=port, credentials=creds,
+                              allowed_dns=args.tls_allowed_dn,
+                              handshake_timeout=args.tls_handshake_timeout)
+            for host, port in args.tls]
 
 
 async def build_drivers(config: ServerConfig) -> dict[str, NetworkDriver]:
@@ -49,8 +80,14 @@ async def build_drivers(config: ServerConfig) -> dict[str, NetworkDriver]:
     }
 
 
-async def run(config: ServerConfig) -> None:
+async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = ()) -> None:
     server = Server(config, await build_drivers(config))
+    try:
+        for listener in tls:
+            await server.listen_tls(listener)
+    except BaseException:
+        await server.stop()
+        raise
     await serve_until_signalled(server)
 
 
@@ -72,12 +109,17 @@ def main(argv: list[str] | None = None) -> int:
         keepalive_interval=args.keepalive_interval,
         keepalive_count=args.keepalive_count,
     )
+    tls = tls_listeners(args)
     try:
-        import uvloop
-    except ImportError:
-        asyncio.run(run(config))
-    else:
-        uvloop.run(run(config))
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(run(config, tls))
+        else:
+            uvloop.run(run(config, tls))
+    except (OSError, ssl.SSLError) as exc:
+        logging.getLogger("rpcnet.server").error("cannot start: %s", exc)
+        return 1
     return 0
 
 

@@ -15,6 +15,7 @@ from rpcnet.driver.base import NetworkDriver
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.server.config import ServerConfig, privileged
 from rpcnet.server.session import Session
+from rpcnet.server.tls import TlsAcceptor, TlsListenerConfig
 
 log = logging.getLogger("rpcnet.server")
 
@@ -30,6 +31,7 @@ class Server:
         self.anonymous = 0
         self._servers: list[asyncio.AbstractServer] = []
         self._socket_paths: list[Path] = []
+        self._tls_acceptors: list[TlsAcceptor] = []
 
     def driver_for(self, key: str) -> NetworkDriver:
         driver = self.drivers.get(key)
@@ -86,10 +88,23 @@ class Server:
         self._socket_paths.append(path)
         log.info("listening on %s%s", path, " (read-only)" if readonly else "")
 
+    async def listen_tls(self, tls: TlsListenerConfig) -> None:
+        """Listen for libvirt TLS clients on ``tls.host:tls.port``.
+
+        Raises ssl.SSLError if the credentials cannot be loaded and OSError
+        if the address cannot be bound.
+        """
+        acceptor = TlsAcceptor(tls, lambda: Session(self, readonly_socket=False, secure=True,
+                                                    transport_name="tls"))
+        await acceptor.start()
+        self._tls_acceptors.append(acceptor)
+
     async def stop(self) -> None:
         """Stop listening, drop clients, remove the sockets, close the drivers."""
         for server in self._servers:
             server.close()
+        for acceptor in self._tls_acceptors:
+            acceptor.close()
         for session in list(self.sessions):
             session.close()
         for server in self._servers:
@@ -105,6 +120,7 @@ class Server:
                 log.exception("closing driver")
         self._servers.clear()
         self._socket_paths.clear()
+        self._tls_acceptors.clear()
 
 
 async def serve_until_signalled(server: Server) -> None:
