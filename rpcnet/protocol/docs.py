@@ -32,7 +32,7 @@ def render() -> str:
         handler = _HANDLER.get(proc.style) or f"`NetworkDriver.{proc.method}`"
         readonly = "yes" if proc.readonly else "denied"
         if proc.style is CallStyle.EVENT:
-            readonly = "–"
+            readonly = "n/a"
         lines.append(f"| {proc.number} | {proc.name} | `{proc.api}` | {readonly} | {handler} |")
     return "\n".join(lines) + "\n"
 

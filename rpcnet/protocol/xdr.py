@@ -64,11 +64,12 @@ class XdrType:
             raise XdrError(f"cannot encode {self.name}: {exc}") from None
         return packer.get_buffer()
 
-    def decode(self, data: bytes) -> Any:
-        """Decode exactly one value from ``data``; trailing bytes are an error."""
+    def decode(self, data: bytes, *, exact: bool = True) -> Any:
+        """Decode one value from ``data``; trailing bytes are an error if ``exact``
+        (libvirt's own decoder ignores them, so a server passes ``exact=False``)."""
         unpacker = Unpacker(data)
         value = self.decode_from(unpacker)
-        if unpacker.get_position() != len(data):
+        if exact and unpacker.get_position() != len(data):
             left = len(data) - unpacker.get_position()
             raise XdrError(f"{left} trailing bytes after {self.name}")
         return value
@@ -113,10 +114,9 @@ def _pack_bool(p: Packer, v: bool) -> None:
 
 
 def _unpack_bool(u: Unpacker) -> bool:
-    v = u.unpack_int()
-    if v not in (0, 1):
-        raise XdrError(f"bool must be 0 or 1, got {v}")
-    return v == 1
+    # Like libvirt's xdr_bool (libtirpc), any non-zero word is true; go-libvirt
+    # relies on this when it opens a connection.
+    return u.unpack_int() != 0
 
 
 BOOL = XdrType("bool", _pack_bool, _unpack_bool, 4)
@@ -188,11 +188,9 @@ def optional(inner: XdrType) -> XdrType:
             inner_pack(p, v)
 
     def unpack(u: Unpacker) -> Any:
-        present = u.unpack_uint()
-        if present == 0:
+        # xdr_pointer reads its discriminant with xdr_bool: non-zero means present
+        if u.unpack_uint() == 0:
             return None
-        if present != 1:
-            raise XdrError(f"optional discriminant must be 0 or 1, got {present}")
         return inner_unpack(u)
 
     return XdrType(f"{inner.name}*", pack, unpack, 4)

@@ -179,7 +179,7 @@ class Session(asyncio.Protocol):
             self._send_error(header, self._unknown_procedure(header.proc))
             return
         try:
-            args = proc.args.decode(message.payload)
+            args = proc.args.decode(message.payload, exact=False)
         except XdrError as exc:
             log.info("bad payload for %s from %s: %s", proc.name, self.peer, exc)
             self._send_error(header, rpc_error("Unable to decode message payload"))
