@@ -304,3 +304,19 @@ def test_event_registration_errors_match_libvirtd(rpcnetd: RpcnetdPeer) -> None:
             1, 7, "internal error: network event callback 99 not registered")
         assert error_of(client.call(313, (1, None), serial=6)) == (
             1, 7, "internal error: unsupported network event ID 1")
+
+
+def test_go_libvirt_style_open_is_accepted(rpcnetd: RpcnetdPeer) -> None:
+    """go-libvirt sends CONNECT_OPEN's pointer discriminant as bytes 01 00 00 00
+    (a [3]byte padding field); libvirt's xdr_bool reads any non-zero word as true."""
+    name = b"network:///system"
+    payload = b"\x01\x00\x00\x00" + u32(len(name)) + name + b"\x00" * (-len(name) % 4) + u32(0)
+    with RawClient(rpcnetd.socket) as client:
+        assert client.call(66, serial=1).header.status == Status.OK
+        client.send(call_frame(1, payload, serial=2))
+        reply = client.receive()
+        assert reply is not None and reply.header.status == Status.OK
+        listing = client.call(283, (1, 0), serial=3)
+        assert listing.header.status == Status.OK
+        nets, count = remote.BY_NUMBER[283].ret.decode(listing.payload)
+        assert [n.name for n in nets] == ["default"] and count == 1
