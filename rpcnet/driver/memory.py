@@ -202,7 +202,7 @@ class MemoryDriver(NetworkDriver):
             name = netdef.bridge.name if netdef.bridge is not None else None
             if name and "%d" not in name and name in others:
                 raise _net_error(ErrorCode.INTERNAL_ERROR, f"bridge name '{name}' already in use.")
-        return assign_defaults(netdef, used_bridges=others)
+        return assign_defaults(netdef, used_bridges=others | self._host_link_names())
 
     def _existing_for(self, netdef: NetworkDef, *, check_live: bool) -> NetObj | None:
         """libvirt's virNetworkObjAssignDef checks: the object ``netdef``
@@ -267,7 +267,7 @@ class MemoryDriver(NetworkDriver):
             netdef = self._fill(parsed)
             obj = self._existing_for(netdef, check_live=True)
             self._check_start(obj, netdef)
-            await self._io(StateStore.write_status_sync, netdef.name, NetObj.format(netdef))
+            await self._start(netdef, NetObj.format(netdef))
             if obj is None:
                 obj = self._nets.add(netdef)
             obj.live = netdef
@@ -285,7 +285,7 @@ class MemoryDriver(NetworkDriver):
                 )
             assert obj.config is not None  # an inactive network is persistent
             self._check_start(obj, obj.config)
-            await self._io(StateStore.write_status_sync, obj.name, obj.xml(obj.config))
+            await self._start(obj.config, obj.xml(obj.config))
             obj.live = obj.config
             self._emit(obj, LifecycleEvent.STARTED)
 
@@ -294,6 +294,8 @@ class MemoryDriver(NetworkDriver):
             obj = self._resolve(net)
             if obj.live is None and self.flavor.strict_lifecycle:
                 raise _net_error(ErrorCode.OPERATION_INVALID, f"network '{obj.name}' is not active")
+            if obj.live is not None:
+                await self._deactivate(obj.live)
             await self._io(StateStore.delete_status_sync, obj.name)
             live, obj.live = obj.live, None
             obj.ports.clear()
@@ -355,7 +357,8 @@ class MemoryDriver(NetworkDriver):
             if new_config is not None:
                 await self._io(StateStore.write_config_sync, obj.name, obj.xml(new_config))
                 obj.config = new_config
-            if new_live is not None:
+            if new_live is not None and obj.live is not None:
+                await self._apply_update(obj.live, new_live, section)
                 await self._io(StateStore.write_status_sync, obj.name, obj.xml(new_live))
                 obj.live = new_live
 
@@ -415,8 +418,8 @@ class MemoryDriver(NetworkDriver):
                 str1="invalid MAC address: %s",
                 str2=mac,
             )
-        self._resolve(net)
-        return []  # no DHCP server runs in memory
+        obj = self._resolve(net)
+        return [] if obj.live is None else await self._leases(obj.live, mac)
 
     # -- ports ------------------------------------------------------------------
 
@@ -514,6 +517,37 @@ class MemoryDriver(NetworkDriver):
         self._check_flags(flags, 0, "PortGetParameters")
         return portlib.get_parameters(self._port(port)[1])
 
+    # -- backend hooks: no-ops in memory, the host driver's kernel work ------------
+
+    async def _activate(self, netdef: NetworkDef) -> None:
+        """Make ``netdef`` run; on failure leave nothing behind and raise VirError."""
+
+    async def _deactivate(self, live: NetworkDef) -> None:
+        """Stop the running ``live`` definition, also when it is half gone."""
+
+    async def _apply_update(self, old: NetworkDef, new: NetworkDef, section: int) -> None:
+        """Apply a network_update of ``section`` to the running network."""
+
+    async def _leases(self, live: NetworkDef, mac: str | None) -> list[DhcpLease]:
+        """DHCP leases of the running ``live`` network, only ``mac``'s if given."""
+        return []  # no DHCP server runs in memory
+
+    async def _reconcile(self) -> None:
+        """After restoring saved state, before autostart: adopt what still runs."""
+
+    def _host_link_names(self) -> set[str]:
+        """Interface names a new ``virbrN`` must not take besides other networks'."""
+        return set()
+
+    async def _start(self, netdef: NetworkDef, xml: str) -> None:
+        """Activate ``netdef`` and save its status; undo the activation if saving fails."""
+        await self._activate(netdef)
+        try:
+            await self._io(StateStore.write_status_sync, netdef.name, xml)
+        except BaseException:
+            await self._deactivate(netdef)
+            raise
+
     # -- state: fresh, saved, loaded ---------------------------------------------
 
     async def _io(self, func: Callable[..., None], *args: str | bool) -> None:
@@ -545,9 +579,11 @@ class MemoryDriver(NetworkDriver):
                 assert obj.config is not None
                 await self._io(StateStore.write_config_sync, obj.name, obj.xml(obj.config))
                 await self._io(StateStore.set_autostart_sync, obj.name, obj.autostart)
-                await self._io(StateStore.write_status_sync, obj.name, obj.xml(obj.config))
+                if obj.live is not None:
+                    await self._io(StateStore.write_status_sync, obj.name, obj.xml(obj.config))
             else:
                 self._restore(await store.run(store.load_sync))
+                await self._reconcile()
             await self._autostart()
             self._loaded = True
 
@@ -583,7 +619,7 @@ class MemoryDriver(NetworkDriver):
                 continue
             try:
                 self._check_start(obj, obj.config)
-                await self._io(StateStore.write_status_sync, obj.name, obj.xml(obj.config))
+                await self._start(obj.config, obj.xml(obj.config))
             except VirError as exc:
                 log.error("cannot autostart network %s: %s", obj.name, exc.message)
                 continue
