@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Any, cast
 
+from rpcnet.client import tls
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol import keepalive, remote
 from rpcnet.protocol.keepalive import KeepaliveAction, KeepaliveTimer
@@ -91,6 +93,19 @@ class Connection:
             raise VirError.make(
                 ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
                 f"Failed to connect socket to '{path}': {exc.strerror or exc}") from None
+        return conn
+
+    @classmethod
+    async def open_tls(cls, host: str, port: int, context: ssl.SSLContext,
+                       **kwargs: Any) -> Connection:
+        """Dial libvirt's TLS transport (handshake, then the 0x01 confirmation byte)."""
+        conn = cls(**kwargs)
+        transport, rest = await tls.connect(host, port, context)
+        protocol = _Protocol(conn)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if rest:
+            conn._data_received(rest)
         return conn
 
     async def handshake(self, name: str | None, *, readonly: bool = False) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rpcnet.client.connection import Connection, ConnectionClosed
+from rpcnet.client.tls import ClientCredentials, client_context
 from rpcnet.client.uri import RemoteUri
 from rpcnet.driver.base import LifecycleCallback, NetworkDriver
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
@@ -306,11 +307,17 @@ class RemoteDriver(NetworkDriver):
 
 
 async def _dial(uri: RemoteUri, readonly: bool, interval: float, count: int) -> Connection:
-    if uri.transport != "unix":
+    if uri.transport == "tls":
+        context = client_context(ClientCredentials.for_user(uri.pki_dir),
+                                 verify=not uri.no_verify)
+        conn = await Connection.open_tls(uri.host, uri.tcp_port, context,
+                                         keepalive_interval=interval, keepalive_count=count)
+    elif uri.transport == "unix":
+        conn = await Connection.open_unix(uri.socket_path(readonly=readonly),
+                                          keepalive_interval=interval, keepalive_count=count)
+    else:
         raise VirError.make(ErrorCode.NO_SUPPORT, ErrorDomain.REMOTE,
                             f"transport '{uri.transport}' (not yet implemented)")
-    conn = await Connection.open_unix(uri.socket_path(readonly=readonly),
-                                      keepalive_interval=interval, keepalive_count=count)
     try:
         await conn.handshake(uri.open_name, readonly=readonly)
     except BaseException:
