@@ -363,7 +363,8 @@ _ACRONYMS = {
     "XML", "UUID", "ID", "DHCP", "URI", "CPU", "OS", "MAC", "FS", "IO", "SCSI", "NUMA", "PCI",
     "USB", "LXC", "QEMU", "TLS", "SEV", "SGX", "FD", "FDS", "IOTHREAD", "VCPU", "VCPUS",
 }
-_SPELLING = {"IOTHREAD": "IOThread", "VCPU": "Vcpu", "VCPUS": "Vcpus", "FDS": "FDs"}
+_SPELLING = {"IOTHREAD": "IOThread", "VCPU": "Vcpu", "VCPUS": "Vcpus", "FDS": "FDs",
+             "NWFILTER": "NWFilter", "NWFILTERS": "NWFilters"}
 
 
 def public_api_name(procedure_name: str) -> str:
@@ -378,6 +379,25 @@ def public_api_name(procedure_name: str) -> str:
         else:
             words.append(word.capitalize())
     return "vir" + "".join(words)
+
+
+# The error domain of each public API source file (its VIR_FROM_THIS), by the
+# words of the procedure name; everything else is in libvirt-domain.c or
+# libvirt-host.c, whose domain is VIR_FROM_DOMAIN.
+_API_DOMAINS = (
+    ("SNAPSHOT", 35), ("CHECKPOINT", 69), ("NWFILTER", 33), ("STORAGE", 18),
+    ("NODE_DEVICE", 22), ("INTERFACE", 26), ("SECRET", 30), ("NETWORK", 19),
+)
+
+
+def api_error_domain(procedure_name: str) -> int:
+    """The error domain libvirt's public API layer reports for this procedure."""
+    for word, domain in _API_DOMAINS:
+        if word in procedure_name:
+            if procedure_name.startswith("DOMAIN_") and domain not in (35, 69):
+                break  # e.g. DOMAIN_INTERFACE_STATS lives in libvirt-domain.c
+            return domain
+    return 20
 
 
 def describe(proc: int) -> str:

@@ -203,7 +203,7 @@ class Session(asyncio.Protocol):
             return rpc_error(f"unknown procedure: {number}")
         if self.driver is None:
             return internal_error(ErrorDomain.RPC, "connection not open")
-        return VirError.make(ErrorCode.NO_SUPPORT, ErrorDomain.DOMAIN,
+        return VirError.make(ErrorCode.NO_SUPPORT, remote.api_error_domain(name),
                              remote.public_api_name(name))
 
     def _call_done(self, task: asyncio.Task[None]) -> None:

@@ -77,3 +77,12 @@ def test_procedure_docs_are_generated_from_the_table():
 
     docs = Path(__file__).resolve().parents[2] / "docs" / "procedures.md"
     assert docs.read_text() == render(), "run: python -m rpcnet.protocol.docs > docs/procedures.md"
+
+
+def test_unsupported_api_error_domains_follow_libvirts_source_files():
+    assert remote.api_error_domain("CONNECT_LIST_ALL_STORAGE_POOLS") == 18
+    assert remote.api_error_domain("CONNECT_LIST_ALL_NWFILTERS") == 33
+    assert remote.api_error_domain("DOMAIN_SNAPSHOT_NUM") == 35
+    assert remote.api_error_domain("DOMAIN_INTERFACE_STATS") == 20
+    assert remote.api_error_domain("CONNECT_GET_CAPABILITIES") == 20
+    assert remote.public_api_name("CONNECT_NUM_OF_NWFILTERS") == "virConnectNumOfNWFilters"
