@@ -217,3 +217,23 @@ def test_other_uris_are_refused_like_libvirtd(
     result = virsh(uri.format(sock=rpcnetd.socket), "net-list")
     assert result.returncode == 1
     assert f"error: {message}" in result.stderr
+
+
+STATE_INDEPENDENT = [
+    "version", "hostname", "sysinfo", "nodeinfo", "capabilities", "list --all", "pool-list",
+    "iface-list", "nwfilter-list", "secret-list", "nodedev-list", "net-event --list",
+    "net-info nosuch", "net-dumpxml nosuch", "net-port-list nosuch", "net-dhcp-leases nosuch",
+    "domcapabilities", "freecell", "maxvcpus", "net-autostart nosuch", "net-start nosuch",
+    "net-uuid 12345678-1234-1234-1234-123456789abc", "net-define /nonexistent.xml",
+    "net-name 12345678-1234-1234-1234-123456789abc",
+    "net-update nosuch add ip-dhcp-host \"<host mac='52:54:00:00:00:01'/>\"",
+]
+
+
+@pytest.mark.parametrize("command", STATE_INDEPENDENT)
+def test_other_commands_answer_like_libvirtd(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, command: str
+) -> None:
+    ours = outcome(virsh(rpcnetd.uri("network"), command))
+    theirs = outcome(virsh(libvirtd.uri("network"), command))
+    assert ours == theirs
