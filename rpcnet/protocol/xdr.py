@@ -42,13 +42,16 @@ class XdrType:
     it to refuse counts the remaining input cannot possibly hold.
     """
 
-    __slots__ = ("min_size", "name", "pack", "unpack")
+    __slots__ = ("fields", "min_size", "name", "pack", "unpack")
 
-    def __init__(self, name: str, pack: PackFn, unpack: UnpackFn, min_size: int) -> None:
+    def __init__(self, name: str, pack: PackFn, unpack: UnpackFn, min_size: int,
+                 fields: tuple[tuple[str, XdrType], ...] = ()) -> None:
         self.name = name
         self.pack = pack
         self.unpack = unpack
         self.min_size = min_size
+        #: a struct's members, for introspection (the codecs never read it)
+        self.fields = fields
 
     def __repr__(self) -> str:
         return f"<XdrType {self.name}>"
@@ -291,5 +294,5 @@ def struct_type(
     source += "def unpack(u):\n" + unpack_body + "\n"
     exec(compile(source, f"<xdr struct {name}>", "exec"), namespace)
     min_size = sum(ftype.min_size for _, ftype in fields)
-    return XdrType(name, namespace["pack"], namespace["unpack"], min_size)
+    return XdrType(name, namespace["pack"], namespace["unpack"], min_size, tuple(fields))
 
