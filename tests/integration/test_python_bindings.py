@@ -89,3 +89,16 @@ def test_test_driver_answers_like_libvirtd(
     ours = run_api_script(rpcnetd.uri("test"), "test")
     theirs = run_api_script(libvirtd.uri("test"), "test")
     assert ours == theirs
+
+
+def test_events_and_keepalive(system_python: str, rpcnetd: RpcnetdPeer) -> None:
+    script = Path(__file__).parent / "scripts" / "events.py"
+    result = run_client([SYSTEM_PYTHON, str(script), rpcnetd.uri()], timeout=60, check=True)
+    r = json.loads(result.stdout)
+    assert r["alive"] == 1
+    assert r["closed"] == []
+    assert [e for e in r["events"] if e[0] == "all"] == [
+        ["all", "pyev", 0, 0], ["all", "pyev", 2, 0], ["all", "pyev", 3, 0],
+        ["all", "pyev", 1, 0]]
+    assert [e for e in r["events"] if e[0] == "one"] == [
+        ["one", "pyev", 2, 0], ["one", "pyev", 3, 0], ["one", "pyev", 1, 0]]
