@@ -15,6 +15,7 @@ from collections.abc import Callable
 from rpcnet.cli.console.context import Context, Failed
 from rpcnet.cli.console.grammar import CommandDef, Handler, Kind, Opt, Options
 from rpcnet.driver.base import ListFlags, UpdateFlags, XmlFlags
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol.values import DhcpLease, NetworkRef
 
 COMMANDS: dict[str, CommandDef] = {}
@@ -108,25 +109,26 @@ async def net_info(ctx: Context, o: Options) -> bool:
     return True
 
 
-@command("net-uuid", NETWORK, help="convert a network name to network UUID")
-async def net_uuid(ctx: Context, o: Options) -> bool:
-    net = await ctx.network(o.require("network"), by_uuid=False)
-    if net is None:
-        return False
-    ctx.out.text(f"{net.uuid_str}\n")
-    return True
+def _convert(name: str, *, from_uuid: bool, help: str) -> None:
+    async def handler(ctx: Context, o: Options) -> bool:
+        net = await ctx.network(o.require("network"), by_uuid=from_uuid, by_name=not from_uuid)
+        if net is None:
+            return False
+        ctx.out.text(f"{net.name if from_uuid else net.uuid_str}\n")
+        return True
+
+    command(name, NETWORK, help=help)(handler)
 
 
-@command("net-name", NETWORK, help="convert a network UUID to network name")
-async def net_name(ctx: Context, o: Options) -> bool:
-    net = await ctx.network(o.require("network"), by_name=False)
-    if net is None:
-        return False
-    ctx.out.text(f"{net.name}\n")
-    return True
+_convert("net-uuid", from_uuid=False, help="convert a network name to network UUID")
+_convert("net-name", from_uuid=True, help="convert a network UUID to network name")
 
 
-@command("net-dumpxml", NETWORK, Opt("inactive", Kind.BOOL), help="network information in XML")
+XPATH = (Opt("xpath", Kind.STRING, positional=False), Opt("wrap", Kind.BOOL))
+
+
+@command("net-dumpxml", NETWORK, Opt("inactive", Kind.BOOL), *XPATH,
+         help="network information in XML")
 async def net_dumpxml(ctx: Context, o: Options) -> bool:
     net = await ctx.network(o.require("network"))
     if net is None:
@@ -135,7 +137,23 @@ async def net_dumpxml(ctx: Context, o: Options) -> bool:
     xml = await ctx.try_call(ctx.driver.network_get_xml_desc(net, int(flags)))
     if xml is None:
         return False
-    ctx.out.text(xml)
+    return dump_xml(ctx, xml, o)
+
+
+def dump_xml(ctx: Context, xml: str, o: Options) -> bool:
+    """virshDumpXML: the document, or the nodes an ``--xpath`` selects."""
+    xpath = o.string("xpath")
+    if xpath is None:
+        ctx.out.text(xml)
+        return True
+    from rpcnet.cli.console.xpath import select
+
+    text = select(xml, xpath, wrap=o.flag("wrap"))
+    if text is None:
+        ctx.last_error = VirError.make(ErrorCode.INTERNAL_ERROR, ErrorDomain.NONE,
+                                       f"Incorrect xpath '{xpath}'")
+        return False
+    ctx.out.text(text)
     return True
 
 
@@ -351,7 +369,7 @@ async def net_port_create(ctx: Context, o: Options) -> bool:
 PORT = Opt("port", Kind.DATA, required=True)
 
 
-@command("net-port-dumpxml", NETWORK, PORT, help="network port information in XML")
+@command("net-port-dumpxml", NETWORK, PORT, *XPATH, help="network port information in XML")
 async def net_port_dumpxml(ctx: Context, o: Options) -> bool:
     net = await ctx.network(o.require("network"))
     if net is None:
@@ -362,8 +380,7 @@ async def net_port_dumpxml(ctx: Context, o: Options) -> bool:
     xml = await ctx.try_call(ctx.driver.network_port_get_xml_desc(port, 0))
     if xml is None:
         return False
-    ctx.out.text(xml)
-    return True
+    return dump_xml(ctx, xml, o)
 
 
 @command("net-port-delete", NETWORK, PORT, help="delete the specified network port")

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 
 class Kind(Enum):
+    """Option kinds. Every kind but BOOL may also be given positionally: a bare
+    word fills the first such option not yet seen, in definition order."""
+
     BOOL = "bool"
-    #: a string that may also be given positionally
     DATA = "string"
     STRING = "string"
     INT = "number"
@@ -31,6 +33,8 @@ class Opt:
     name: str
     kind: Kind
     required: bool = False
+    #: False for virsh's VSH_OFLAG_REQ_OPT options, which take a value only by name
+    positional: bool = True
 
 
 Handler = Callable[["Context", "Options"], Awaitable[bool]]
@@ -135,7 +139,7 @@ def parse_command(tokens: list[str], commands: dict[str, CommandDef]) -> Command
     if definition is None:
         raise ParseError(f"unknown command: '{name}'")
     values: dict[str, Any] = {}
-    positional = [o for o in definition.opts if o.kind is Kind.DATA]
+    positional = [o for o in definition.opts if o.kind is not Kind.BOOL and o.positional]
     only_data = False
     i = 0
     while i < len(rest):

@@ -1,0 +1,3 @@
+from rpcnet.cli.console import main
+
+raise SystemExit(main())
