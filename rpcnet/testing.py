@@ -1,0 +1,167 @@
+"""A pytest plugin: a real ``rpcnetd`` to test libvirt client code against.
+
+Installed with rpcnet and loaded by pytest on its own (entry point
+``pytest11: rpcnet``). Each test that asks for one of these fixtures gets a
+fresh daemon — in-memory driver, sockets in a private temporary directory,
+nothing touched outside it — as a child process:
+
+``rpcnetd_uri``          ``network+unix:///system?socket=...`` (read-write)
+``rpcnetd_ro_uri``       the same on the read-only socket
+``rpcnetd_test_uri``     ``test+unix:///default?socket=...`` (libvirt's test driver)
+``rpcnetd_test_ro_uri``  the same on the read-only socket
+``rpcnetd_server``       the :class:`RpcnetdServer` behind them (stop, restart, log)
+``rpcnetd_shared_server`` one daemon for the whole session (faster; state is shared)
+
+Outside pytest, :class:`RpcnetdServer` is a context manager::
+
+    with RpcnetdServer() as server:
+        conn = libvirt.open(server.uri())
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import pytest
+
+__all__ = ["RpcnetdServer"]
+
+
+def _answers_rpc(path: Path) -> bool:
+    """True once a daemon answers AUTH_LIST (the first call of every client) at ``path``."""
+    header = struct.pack(">IIiiIi", 0x20008086, 1, 66, 0, 0, 0)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1.0)
+            sock.connect(str(path))
+            sock.sendall(struct.pack(">I", 4 + len(header)) + header)
+            reply = sock.recv(4096)
+    except OSError:
+        return False
+    return len(reply) >= 24 and struct.unpack(">iI", reply[16:24]) == (1, 0)
+
+
+class RpcnetdServer:
+    """``rpcnetd --socket-dir DIR`` (in-memory driver) as a child process."""
+
+    def __init__(self, *, state_dir: Path | None = None, extra_args: tuple[str, ...] = (),
+                 ready_timeout: float = 20.0) -> None:
+        # A short path: UNIX socket paths are limited to 107 bytes.
+        self.dir = Path(tempfile.mkdtemp(prefix="rpcnetd-"))
+        self.state_dir = state_dir
+        self.extra_args = extra_args
+        self.ready_timeout = ready_timeout
+        self.log_path = self.dir / "rpcnetd.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket(self) -> Path:
+        return self.dir / "rpcnet-sock"
+
+    @property
+    def socket_ro(self) -> Path:
+        return self.dir / "rpcnet-sock-ro"
+
+    def uri(self, driver: str = "network", *, readonly: bool = False) -> str:
+        """``network+unix:///system?socket=...`` or, for ``driver="test"``, the test driver."""
+        path = "default" if driver == "test" else "system"
+        return f"{driver}+unix:///{path}?socket={self.socket_ro if readonly else self.socket}"
+
+    def start(self) -> Self:
+        """Start the daemon and wait until it answers; raises RuntimeError if it does not."""
+        args = [sys.executable, "-m", "rpcnet", "--socket-dir", str(self.dir)]
+        if self.state_dir is not None:
+            args += ["--state-dir", str(self.state_dir)]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([*args, *self.extra_args], stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rpcnetd exited with {self.proc.returncode}:\n{self.log()}")
+            if _answers_rpc(self.socket):
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"rpcnetd not ready after {self.ready_timeout} s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        """Stop the daemon with ``sig``; returns its exit status (None if not running)."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        return proc.returncode
+
+    def restart(self) -> Self:
+        self.stop()
+        return self.start()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        """Stop the daemon and remove its directory."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+@pytest.fixture
+def rpcnetd_server() -> Iterator[RpcnetdServer]:
+    """A fresh rpcnetd for this test."""
+    with RpcnetdServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rpcnetd_shared_server() -> Iterator[RpcnetdServer]:
+    """One rpcnetd for the whole session; tests see each other's networks."""
+    with RpcnetdServer() as server:
+        yield server
+
+
+@pytest.fixture
+def rpcnetd_uri(rpcnetd_server: RpcnetdServer) -> str:
+    return rpcnetd_server.uri("network")
+
+
+@pytest.fixture
+def rpcnetd_ro_uri(rpcnetd_server: RpcnetdServer) -> str:
+    return rpcnetd_server.uri("network", readonly=True)
+
+
+@pytest.fixture
+def rpcnetd_test_uri(rpcnetd_server: RpcnetdServer) -> str:
+    return rpcnetd_server.uri("test")
+
+
+@pytest.fixture
+def rpcnetd_test_ro_uri(rpcnetd_server: RpcnetdServer) -> str:
+    return rpcnetd_server.uri("test", readonly=True)
