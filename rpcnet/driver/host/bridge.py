@@ -1,0 +1,110 @@
+"""Bridge links: create, bring up, look up, delete."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .netlink import Netlink, is_missing
+
+_USER_HZ = 100  # bridge timers travel over netlink in clock_t units
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSpec:
+    name: str
+    mac: str | None = None
+    stp: bool = True
+    delay: int = 0  # forward delay, seconds
+    mtu: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    name: str
+    index: int
+    kind: str | None
+    up: bool
+    mac: str | None
+
+
+def _link_info(msg: Any) -> LinkInfo:
+    return LinkInfo(
+        name=msg.get("ifname"),
+        index=msg["index"],
+        kind=msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
+        up=bool(msg["flags"] & 1),
+        mac=msg.get("address"),
+    )
+
+
+async def link_names(nl: Netlink) -> set[str]:
+    """Names of every link in the namespace."""
+    return await nl.call("Unable to list links",
+                         lambda ipr: {m.get("ifname") for m in ipr.get_links()})
+
+
+async def get_link(nl: Netlink, name: str) -> LinkInfo | None:
+    def find(ipr: Any) -> LinkInfo | None:
+        found = ipr.link_lookup(ifname=name)
+        return _link_info(ipr.get_links(found[0])[0]) if found else None
+
+    return await nl.call(f"Unable to get interface {name}", find)
+
+
+async def create(nl: Netlink, spec: BridgeSpec) -> int:
+    """Create the bridge (down); returns its ifindex. Raises if it exists."""
+    attrs: dict[str, Any] = {
+        "ifname": spec.name,
+        "kind": "bridge",
+        # Delay before STP: the kernel refuses delays below 2 s with STP on
+        # and raises the delay to 2 s itself when STP starts.
+        "br_forward_delay": spec.delay * _USER_HZ,
+        "br_stp_state": 1 if spec.stp else 0,
+    }
+    if spec.mac:
+        attrs["address"] = spec.mac
+    if spec.mtu:
+        attrs["mtu"] = spec.mtu
+
+    def add(ipr: Any) -> int:
+        ipr.link("add", **attrs)
+        return int(ipr.link_lookup(ifname=spec.name)[0])
+
+    return await nl.call(f"Unable to create bridge {spec.name}", add)
+
+
+async def set_up(nl: Netlink, name: str, up: bool = True) -> None:
+    state = "up" if up else "down"
+    await nl.call(f"Failed to set interface {name} {state}",
+                  lambda ipr: ipr.link("set", ifname=name, state=state))
+
+
+async def delete(nl: Netlink, name: str) -> bool:
+    """Delete the link ``name``; False when it was not there."""
+    try:
+        await nl.call(f"Unable to delete bridge {name}",
+                      lambda ipr: ipr.link("del", ifname=name))
+    except Exception as exc:
+        if is_missing(exc):
+            return False
+        raise
+    return True
+
+
+def free_name(template: str, taken: set[str]) -> str | None:
+    """The first ``template % n`` (n = 0, 1, ...) not in ``taken``."""
+    for n in range(256):
+        name = template % n
+        if name not in taken:
+            return name
+    return None
+
+
+_VALID = re.compile(r"^[^/\s:]{1,15}$")
+
+
+def valid_name(name: str) -> bool:
+    """Whether the kernel would accept ``name`` as an interface name."""
+    return bool(_VALID.match(name)) and name not in (".", "..")
