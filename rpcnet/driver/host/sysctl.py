@@ -1,0 +1,34 @@
+"""Kernel switches under /proc/sys (per network namespace)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from .errors import system_error
+
+_PROC = Path("/proc/sys/net")
+
+
+def _write(path: Path, value: str) -> None:
+    try:
+        if path.read_text().strip() == value:
+            return
+        path.write_text(value + "\n")
+    except OSError as exc:
+        raise system_error(f"cannot write '{value}' to {path}: {exc.strerror or exc}") from exc
+
+
+async def enable_forwarding(versions: set[int]) -> None:
+    """Turn on IPv4 and/or IPv6 forwarding; it stays on, as with libvirt."""
+    if 4 in versions:
+        await asyncio.to_thread(_write, _PROC / "ipv4" / "ip_forward", "1")
+    if 6 in versions:
+        await asyncio.to_thread(_write, _PROC / "ipv6" / "conf" / "all" / "forwarding", "1")
+
+
+async def prepare_ipv6(ifname: str) -> None:
+    """IPv6 on the bridge, without taking router advertisements from guests."""
+    conf = _PROC / "ipv6" / "conf" / ifname
+    await asyncio.to_thread(_write, conf / "disable_ipv6", "0")
+    await asyncio.to_thread(_write, conf / "accept_ra", "0")
