@@ -1,0 +1,178 @@
+"""One network's dnsmasq process: start, adopt, reload, stop, supervise.
+
+dnsmasq daemonizes itself (as under libvirtd), so it outlives a crash or
+restart of rpcnetd and guests keep their DHCP and DNS; the new rpcnetd finds
+it again through its pid file. The launcher only exits once dnsmasq has
+bound its sockets, with the reason on stderr when it could not. The process
+is watched through a pidfd, which works the same for a process we started
+and for one we adopted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from .dnsmasq_conf import Paths
+from .errors import system_error
+from .tools import Tools, run
+
+log = logging.getLogger(__name__)
+
+_STOP_TIMEOUT = 5.0
+_RESTART_LIMIT = 5  # restarts within _RESTART_WINDOW before giving up
+_RESTART_WINDOW = 60.0
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.rstrip(b"\0").decode(errors="replace").split("\0")
+
+
+class Dnsmasq:
+    def __init__(self, tools: Tools, paths: Paths, network: str) -> None:
+        self._tools = tools
+        self.paths = paths
+        self.network = network
+        self.pid: int | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._restarts: list[float] = []
+
+    @property
+    def _conf_arg(self) -> str:
+        return f"--conf-file={self.paths.conf}"
+
+    def _ours(self, pid: int) -> bool:
+        """Whether ``pid`` is this network's dnsmasq (not a recycled pid)."""
+        return self._conf_arg in _cmdline(pid)
+
+    def _read_pid(self) -> int | None:
+        try:
+            pid = int(self.paths.pid.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if self._ours(pid) else None
+
+    async def start(self) -> int:
+        """Start dnsmasq; returns its pid once it serves. Raises VirError."""
+        binary = self._tools.find("dnsmasq")
+        with contextlib.suppress(FileNotFoundError):
+            self.paths.pid.unlink()
+        status, err = await run([binary, self._conf_arg])
+        if status != 0:
+            raise system_error(f"dnsmasq for network '{self.network}' failed to start: "
+                               f"{err or f'exit status {status}'}")
+        pid = await asyncio.to_thread(self._read_pid)
+        if pid is None:
+            raise system_error(f"dnsmasq for network '{self.network}' wrote no pid file "
+                               f"{self.paths.pid}")
+        self.pid = pid
+        return pid
+
+    async def adopt(self) -> bool:
+        """Take over a dnsmasq left running by an earlier rpcnetd."""
+        self.pid = await asyncio.to_thread(self._read_pid)
+        return self.pid is not None
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the DHCP hosts and DNS hosts files."""
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGHUP)
+
+    async def stop(self) -> None:
+        """Stop watching and terminate dnsmasq (ours by pid file too, if not
+        started by this process); tolerates an already dead one."""
+        self.unwatch()
+        pid = self.pid if self.pid is not None else await asyncio.to_thread(self._read_pid)
+        self.pid = None
+        if pid is not None:
+            await _terminate(pid)
+        with contextlib.suppress(FileNotFoundError):
+            self.paths.pid.unlink()
+
+    # -- supervision ---------------------------------------------------------
+
+    def watch(self) -> None:
+        """Restart dnsmasq (and log it) whenever it dies, until :meth:`unwatch`."""
+        if self._watcher is None and self.pid is not None:
+            self._watcher = asyncio.get_running_loop().create_task(
+                self._supervise(), name=f"dnsmasq:{self.network}")
+
+    def unwatch(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+
+    async def _supervise(self) -> None:
+        while self.pid is not None:
+            await _exited(self.pid)
+            log.warning("dnsmasq (pid %d) of network %s died; restarting it%s", self.pid,
+                        self.network, _tail(self.paths.log))
+            now = time.monotonic()
+            self._restarts = [t for t in self._restarts if now - t < _RESTART_WINDOW]
+            if len(self._restarts) >= _RESTART_LIMIT:
+                log.error("dnsmasq of network %s died %d times in %ds; not restarting it",
+                          self.network, _RESTART_LIMIT, _RESTART_WINDOW)
+                self.pid = None
+                return
+            self._restarts.append(now)
+            try:
+                await self.start()
+            except Exception as exc:
+                log.error("cannot restart dnsmasq of network %s: %s", self.network, exc)
+                await asyncio.sleep(1.0)
+
+
+async def _exited(pid: int) -> None:
+    """Return once process ``pid`` has exited."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+async def _terminate(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    os.close(fd)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(_exited(pid), _STOP_TIMEOUT)
+    except TimeoutError:
+        log.warning("dnsmasq pid %d ignored SIGTERM; killing it", pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        await _exited(pid)
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "; its log ends:\n" + "\n".join(text) if text else ""
