@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rpcnet.driver.base import NetworkDriver
+from rpcnet.driver.host.tools import Tools
 from rpcnet.server.config import ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
 from rpcnet.server.tls import ServerCredentials, TlsListenerConfig, parse_listen_address
 
 DEFAULT_SOCKET_DIR = Path("/run/rpcnet")
+DEFAULT_HOST_STATE_DIR = Path("/var/lib/rpcnet")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,10 +25,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="rpcnetd", description="libvirt-compatible virtual network daemon")
     parser.add_argument("--socket-dir", type=Path, default=DEFAULT_SOCKET_DIR,
                         help="directory for rpcnet-sock and rpcnet-sock-ro (default %(default)s)")
-    parser.add_argument("--driver", choices=["memory"], default="memory",
-                        help="network backend (default %(default)s)")
+    parser.add_argument("--driver", choices=["memory", "host"], default="memory",
+                        help="network backend: memory, or host (real bridges, nftables and "
+                             "dnsmasq in this network namespace) (default %(default)s)")
     parser.add_argument("--state-dir", type=Path, default=None,
                         help="persist networks, autostart flags and running state here")
+    parser.add_argument("--dnsmasq", default="dnsmasq",
+                        help="dnsmasq binary of the host driver (default: found on PATH)")
+    parser.add_argument("--nft", default="nft",
+                        help="nft binary of the host driver (default: found on PATH)")
     parser.add_argument("--socket-group", default=None, help="group owning the sockets")
     parser.add_argument("--max-clients", type=int, default=5000)
     parser.add_argument("--max-anonymous-clients", type=int, default=20,
@@ -68,20 +75,29 @@ def tls_listeners(args: argparse.Namespace) -> list[TlsListenerConfig]:
             for host, port in args.tls]
 
 
-async def build_drivers(config: ServerConfig) -> dict[str, NetworkDriver]:
+async def build_drivers(
+    config: ServerConfig, tools: Tools | None = None
+) -> dict[str, NetworkDriver]:
     """The drivers the daemon serves: ``network`` (configured) and ``test``."""
     from rpcnet.driver.memory import MemoryDriver
 
     network_state = config.state_dir / "network" if config.state_dir else None
     test_state = config.state_dir / "test" if config.state_dir else None
-    return {
-        "network": await MemoryDriver.open("network", network_state),
-        "test": await MemoryDriver.open("test", test_state),
-    }
+    network: NetworkDriver
+    if config.driver == "host":
+        from rpcnet.driver.host.driver import HostDriver
+
+        host = HostDriver(network_state or DEFAULT_HOST_STATE_DIR / "network", tools)
+        await host.load()
+        network = host
+    else:
+        network = await MemoryDriver.open("network", network_state)
+    return {"network": network, "test": await MemoryDriver.open("test", test_state)}
 
 
-async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = ()) -> None:
-    server = Server(config, await build_drivers(config))
+async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = (),
+              tools: Tools | None = None) -> None:
+    server = Server(config, await build_drivers(config, tools))
     try:
         for listener in tls:
             await server.listen_tls(listener)
@@ -110,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         keepalive_count=args.keepalive_count,
     )
     tls = tls_listeners(args)
+    tools = Tools(dnsmasq=args.dnsmasq, nft=args.nft)
     try:
         try:
             import uvloop
         except ImportError:
-            asyncio.run(run(config, tls))
+            asyncio.run(run(config, tls, tools))
         else:
-            uvloop.run(run(config, tls))
+            uvloop.run(run(config, tls, tools))
     except (OSError, ssl.SSLError) as exc:
         logging.getLogger("rpcnet.server").error("cannot start: %s", exc)
         return 1

@@ -1,0 +1,223 @@
+"""One network's kernel state: start with rollback, stop, adopt, update.
+
+Start creates, in order: the run directory record, the bridge, its
+addresses, the firewall chains, dnsmasq. Each step registers its undo on an
+AsyncExitStack as it succeeds, so a failure anywhere leaves nothing behind.
+Stop undoes the same steps from what exists, so it also cleans up a network
+that is half gone (or was half built when a previous daemon died).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from rpcnet.driver.store import write_atomic
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.netxml import NetworkDef
+from rpcnet.protocol.values import DhcpLease
+
+from . import address, bridge, dnsmasq_conf, firewall, leases, sysctl
+from .dnsmasq import Dnsmasq
+from .dnsmasq_conf import Paths
+from .errors import internal_error
+from .netlink import Netlink
+from .nft import Nft
+from .runstate import Record, RunDir
+from .tools import Tools
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_MODES = (None, "nat", "route", "open")
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """What every network's runtime shares."""
+
+    netlink: Netlink
+    nft: Nft
+    tools: Tools
+    run: RunDir
+
+
+def bridge_of(netdef: NetworkDef) -> str:
+    if netdef.bridge is None or not netdef.bridge.name:
+        raise internal_error(f"network '{netdef.name}' does not have a bridge name.")
+    return netdef.bridge.name
+
+
+def _interfaces(netdef: NetworkDef) -> set[address.Interface]:
+    return {ipaddress.ip_interface(f"{ip.address}/{ip.effective_prefix}") for ip in netdef.ips}
+
+
+class NetworkRuntime:
+    """The kernel side of one running network."""
+
+    def __init__(self, host: Host, name: str) -> None:
+        self._host = host
+        self.name = name
+        self.paths = Paths.under(host.run.dir(name))
+        self.dnsmasq = Dnsmasq(host.tools, self.paths, name)
+
+    # -- start -------------------------------------------------------------
+
+    async def start(self, netdef: NetworkDef) -> None:
+        """Make ``netdef`` run; on any failure undo every step and raise VirError."""
+        if netdef.forward_mode not in SUPPORTED_MODES:
+            raise VirError.make(ErrorCode.NO_SUPPORT, ErrorDomain.NETWORK,
+                                f"forward mode '{netdef.forward_mode}' of network "
+                                f"'{netdef.name}' is not supported by the host backend")
+        name = bridge_of(netdef)
+        if dnsmasq_conf.needed(netdef):
+            self._host.tools.find("dnsmasq")
+        self._host.tools.find("nft")
+        await self._check_subnets(netdef)
+        async with contextlib.AsyncExitStack() as undo:
+            await self._host.run.write(Record(network=netdef.name, bridge=name))
+            undo.push_async_callback(self._host.run.remove, self.name)
+            index = await bridge.create(self._host.netlink, bridge.BridgeSpec(
+                name=name, mac=netdef.mac, stp=netdef.bridge.stp if netdef.bridge else True,
+                delay=netdef.bridge.delay if netdef.bridge else 0, mtu=netdef.mtu))
+            undo.push_async_callback(bridge.delete, self._host.netlink, name)
+            await self._addresses(netdef, index)
+            await bridge.set_up(self._host.netlink, name)
+            await self._host.nft.apply(firewall.rules_for(netdef))
+            undo.push_async_callback(self._host.nft.remove, firewall.chain_names(name))
+            await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
+            if dnsmasq_conf.needed(netdef):
+                await self._write_dnsmasq_files(netdef)
+                await self.dnsmasq.start()
+                undo.push_async_callback(self.dnsmasq.stop)
+                self.dnsmasq.watch()
+            undo.pop_all()
+
+    async def _check_subnets(self, netdef: NetworkDef) -> None:
+        """libvirt's check: no route elsewhere into one of our subnets."""
+        for ip in netdef.ips:
+            users = await address.routes_overlapping(self._host.netlink, ip.network)
+            if users:
+                raise internal_error(f"Network is already in use by interface {users[0]}")
+
+    async def _addresses(self, netdef: NetworkDef, index: int) -> None:
+        name = bridge_of(netdef)
+        wanted = _interfaces(netdef)
+        if any(ip.version == 6 for ip in wanted):
+            await sysctl.prepare_ipv6(name)
+        present = await address.list_(self._host.netlink, index)
+        for addr in sorted(wanted - present, key=str):
+            await address.add(self._host.netlink, index, name, addr)
+
+    async def _write_dnsmasq_files(self, netdef: NetworkDef) -> bool:
+        """Write dnsmasq's files; True when the config file itself changed."""
+        files = {
+            self.paths.conf: dnsmasq_conf.conf(netdef, self.paths),
+            self.paths.hostsfile: dnsmasq_conf.hostsfile(netdef),
+            self.paths.addnhosts: dnsmasq_conf.addnhosts(netdef),
+        }
+
+        def write() -> bool:
+            conf_changed = False
+            for path, text in files.items():
+                try:
+                    if path.read_text() == text:
+                        continue
+                except OSError:
+                    pass
+                write_atomic(path, text)
+                path.chmod(0o644)
+                conf_changed = conf_changed or path == self.paths.conf
+            return conf_changed
+
+        return await asyncio.to_thread(write)
+
+    # -- stop ----------------------------------------------------------------
+
+    async def stop(self, bridge_name: str | None) -> bool:
+        """Remove everything of the network that exists; True when all went.
+
+        Every step runs even if an earlier one failed; the run directory (and
+        with it the record of what to clean up) is kept until all succeeded."""
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("stop dnsmasq", self.dnsmasq.stop)]
+        if bridge_name:
+            steps.append(("remove firewall rules",
+                          lambda: self._host.nft.remove(firewall.chain_names(bridge_name))))
+            steps.append(("delete bridge",
+                          lambda: bridge.delete(self._host.netlink, bridge_name)))
+        ok = True
+        for what, step in steps:
+            try:
+                await step()
+            except Exception as exc:
+                ok = False
+                log.error("network %s: cannot %s: %s", self.name, what, exc)
+        if ok:
+            await self._host.run.remove(self.name)
+        return ok
+
+    # -- adopt and update ------------------------------------------------------
+
+    async def adopt(self, netdef: NetworkDef) -> bool:
+        """Take over ``netdef`` left running by an earlier daemon without
+        disturbing it: re-add only what is missing. False when its bridge is
+        gone, i.e. the network is not running any more."""
+        name = bridge_of(netdef)
+        link = await bridge.get_link(self._host.netlink, name)
+        if link is None or link.kind != "bridge":
+            return False
+        await self._host.run.write(Record(network=netdef.name, bridge=name))
+        await self._addresses(netdef, link.index)
+        if not link.up:
+            await bridge.set_up(self._host.netlink, name)
+        await self._host.nft.apply(firewall.rules_for(netdef))
+        await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
+        if dnsmasq_conf.needed(netdef):
+            changed = await self._write_dnsmasq_files(netdef)
+            if await self.dnsmasq.adopt():
+                if changed:
+                    await self.dnsmasq.stop()
+                    await self.dnsmasq.start()
+                else:
+                    self.dnsmasq.reload()
+            else:
+                log.warning("network %s: dnsmasq was not running; starting it", self.name)
+                await self.dnsmasq.start()
+            self.dnsmasq.watch()
+        return True
+
+    async def update(self, old: NetworkDef, new: NetworkDef) -> None:
+        """Bring the running network from ``old`` to ``new`` (a network_update):
+        hosts files are re-read on SIGHUP; other dnsmasq changes restart only
+        dnsmasq; firewall changes are one transaction."""
+        if _interfaces(old) != _interfaces(new) or bridge_of(old) != bridge_of(new):
+            raise VirError.make(ErrorCode.OPERATION_UNSUPPORTED, ErrorDomain.NETWORK,
+                                "changing addresses or the bridge of a running network "
+                                "needs a restart")
+        if firewall.rules_for(old) != firewall.rules_for(new):
+            await self._host.nft.apply(firewall.rules_for(new))
+        if not dnsmasq_conf.needed(new):
+            await self.dnsmasq.stop()
+            return
+        conf_changed = await self._write_dnsmasq_files(new)
+        if conf_changed or self.dnsmasq.pid is None:
+            await self.dnsmasq.stop()
+            await self.dnsmasq.start()
+            self.dnsmasq.watch()
+        else:
+            self.dnsmasq.reload()
+
+    async def leases(self, netdef: NetworkDef, mac: str | None) -> list[DhcpLease]:
+        try:
+            text = await asyncio.to_thread(self.paths.leases.read_text)
+        except OSError:
+            return []
+        return leases.parse(text, netdef, mac)
+
+    def detach(self) -> None:
+        """Stop supervising (daemon shutdown): the network keeps running."""
+        self.dnsmasq.unwatch()

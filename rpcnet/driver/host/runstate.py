@@ -1,0 +1,64 @@
+"""What the host backend created for one running network, on disk.
+
+Each network has a directory ``RUN/NAME/`` holding its dnsmasq files and
+``host.json``: the network's name and bridge, written before anything is
+created and removed only after everything is gone. A directory without a
+running network is a leftover (a crash mid-start or mid-destroy) that the
+next daemon start tears down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rpcnet.driver.store import write_atomic
+
+RECORD = "host.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    network: str
+    bridge: str
+
+
+class RunDir:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def dir(self, network: str) -> Path:
+        return self.root / network
+
+    async def write(self, record: Record) -> None:
+        def save() -> None:
+            path = self.dir(record.network)
+            # dnsmasq drops to an unprivileged user and re-reads files here on SIGHUP
+            path.mkdir(mode=0o755, parents=True, exist_ok=True)
+            path.chmod(0o755)
+            write_atomic(path / RECORD, json.dumps(asdict(record)) + "\n")
+
+        await asyncio.to_thread(save)
+
+    async def remove(self, network: str) -> None:
+        await asyncio.to_thread(shutil.rmtree, self.dir(network), True)
+
+    async def records(self) -> list[Record]:
+        """Every network directory's record (unreadable ones are skipped)."""
+
+        def scan() -> list[Record]:
+            found: list[Record] = []
+            if not self.root.is_dir():
+                return found
+            for path in sorted(self.root.iterdir()):
+                try:
+                    data = json.loads((path / RECORD).read_text())
+                    found.append(Record(network=data["network"], bridge=data["bridge"]))
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+            return found
+
+        return await asyncio.to_thread(scan)
