@@ -160,7 +160,7 @@ class MemoryDriver(NetworkDriver):
 
     async def connect_list_all_networks(self, flags: int) -> list[NetworkRef]:
         self._check_flags(flags, _ALL_LIST_FLAGS, "ConnectListAllNetworks")
-        return [obj.ref for obj in self._nets if obj.matches(flags)]
+        return self._nets.refs(flags)
 
     # -- events ---------------------------------------------------------------
 

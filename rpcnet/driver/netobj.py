@@ -56,10 +56,18 @@ class NetObj:
     def matches(self, flags: int) -> bool:
         """Whether the virConnectListAllNetworks filter ``flags`` selects it."""
         return (
-            _pick(flags, ListFlags.ACTIVE, ListFlags.INACTIVE, self.live is not None)
-            and _pick(flags, ListFlags.PERSISTENT, ListFlags.TRANSIENT, self.config is not None)
-            and _pick(flags, ListFlags.AUTOSTART, ListFlags.NO_AUTOSTART, self.autostart)
+            _pick(flags, _ACTIVE, _INACTIVE, self.live is not None)
+            and _pick(flags, _PERSISTENT, _TRANSIENT, self.config is not None)
+            and _pick(flags, _AUTOSTART, _NO_AUTOSTART, self.autostart)
         )
+
+
+# Plain ints: IntFlag arithmetic costs microseconds, and list-all asks every network.
+_ACTIVE, _INACTIVE = int(ListFlags.ACTIVE), int(ListFlags.INACTIVE)
+_PERSISTENT, _TRANSIENT = int(ListFlags.PERSISTENT), int(ListFlags.TRANSIENT)
+_AUTOSTART, _NO_AUTOSTART = int(ListFlags.AUTOSTART), int(ListFlags.NO_AUTOSTART)
+#: the bits of ``flags`` that filter at all; without any, list-all selects every network
+FILTER_BITS = _ACTIVE | _INACTIVE | _PERSISTENT | _TRANSIENT | _AUTOSTART | _NO_AUTOSTART
 
 
 def _pick(flags: int, yes: int, no: int, value: bool) -> bool:
@@ -81,6 +89,12 @@ class NetTable:
 
     def __len__(self) -> int:
         return len(self.by_name)
+
+    def refs(self, flags: int) -> list[NetworkRef]:
+        """Handles of the networks the list-all filter ``flags`` selects, in order."""
+        if not flags & FILTER_BITS:
+            return [obj.ref for obj in self.by_name.values()]
+        return [obj.ref for obj in self.by_name.values() if obj.matches(flags)]
 
     def can_add(self, netdef: NetworkDef) -> bool:
         assert netdef.uuid is not None
