@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -107,7 +107,8 @@ class Networks:
     async def off_event(self, callback_id: int) -> None:
         await self.driver.connect_network_event_deregister_any(callback_id)
 
-    async def events(self, network: Network | None = None) -> AsyncIterator[NetworkEvent]:
+    async def events(self, network: Network | None = None
+                     ) -> AsyncGenerator[NetworkEvent, None]:
         """Lifecycle events (of ``network`` or all networks) as they happen.
 
         On a remote driver the stream follows its reconnects and ends as the
