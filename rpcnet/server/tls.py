@@ -123,13 +123,15 @@ class _Gate(asyncio.Protocol):
 
     def __init__(self, acceptor: TlsAcceptor) -> None:
         self.acceptor = acceptor
+        self.accepted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it
         tls = cast(asyncio.Transport, transport)
         if not self.acceptor.check(tls):
-            tls.abort()  # libvirtd drops the client without the byte (and no close_notify)
+            tls.abort()  # libvirtd drops the client without the byte
             return
+        self.accepted = True
         tls.write(CONFIRMATION)
         session = self.acceptor.session_factory()
         tls.set_protocol(session)
@@ -189,17 +191,26 @@ class TlsAcceptor:
             self._spawn(self._handshake(conn))
 
     async def _handshake(self, conn: socket.socket) -> None:
+        # The transport gets a duplicate of the socket: when a check fails we
+        # keep the connection to close it gently (FIN, then drain) instead of
+        # with a reset, which would kill a client still writing its handshake
+        # with SIGPIPE before it can report anything (libvirt's client does
+        # not ignore SIGPIPE).
         peer = _peer(conn)
+        gate = _Gate(self)
         self.handshaking += 1
         try:
             await asyncio.get_running_loop().connect_accepted_socket(
-                lambda: _Gate(self), conn, ssl=self.context,
+                lambda: gate, conn.dup(), ssl=self.context,
                 ssl_handshake_timeout=self.config.handshake_timeout)
         except Exception as exc:
             log.warning("TLS client %s rejected: handshake failed: %s", peer, _reason(exc))
-            conn.close()
         finally:
             self.handshaking -= 1
+        if gate.accepted:
+            conn.close()
+        else:
+            await _close_gently(conn)
 
     def check(self, tls: asyncio.Transport) -> bool:
         """Whether the verified client may use the server (logs why not)."""
@@ -216,6 +227,21 @@ class TlsAcceptor:
             return False
         log.info("TLS client %s accepted: %s (%s)", peer, dn, ssl_object.version())
         return True
+
+
+async def _close_gently(conn: socket.socket, linger: float = 1.0) -> None:
+    """Send FIN, read what the client still sends (for ``linger`` seconds at most), close."""
+    loop = asyncio.get_running_loop()
+    try:
+        conn.setblocking(False)
+        conn.shutdown(socket.SHUT_WR)
+        async with asyncio.timeout(linger):
+            while await loop.sock_recv(conn, 16384):
+                pass
+    except (OSError, TimeoutError):
+        pass
+    finally:
+        conn.close()
 
 
 def _bind(family: int, kind: int, proto: int, _name: str, addr: tuple[Any, ...]) -> socket.socket:
@@ -249,4 +275,6 @@ def _peer(conn: socket.socket) -> str:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"client certificate verification failed: {exc.verify_message}"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return "the client closed the connection (did it reject our certificate?)"
     return str(exc) or type(exc).__name__
