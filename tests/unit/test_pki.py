@@ -274,3 +274,11 @@ def test_client_context(pkidir: Path, tmp_path: Path) -> None:
     assert info.value.code == ErrorCode.SYSTEM_ERROR
     assert str(info.value) == (f"Cannot read CA certificate '{tmp_path}/cacert.pem': "
                                "No such file or directory")
+
+
+def test_reachable_as_rpcnet_pki(pkidir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rpcnet.cli.console import main as rpcnet_main
+
+    capsys.readouterr()
+    assert rpcnet_main(["pki", "dn", str(pkidir / "clientcert.pem")]) == 0
+    assert capsys.readouterr().out == "C=XX,O=LvTest,CN=client1\n"

@@ -85,6 +85,10 @@ def parse_globals(argv: list[str]) -> GlobalOptions:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["pki"]:  # `rpcnet pki ...`: certificates for the TLS transport
+        from rpcnet.cli.pki import main as pki_main
+
+        return pki_main(args[1:])
     try:
         g = parse_globals(args)
     except UsageError as exc:
