@@ -83,14 +83,10 @@ def rules_for(netdef: NetworkDef) -> Ruleset:
     families = {ip.network.version for ip in netdef.ips}
     dhcp_ports = ([67] if 4 in families else []) + ([547] if 6 in families else [])
     client_ports = ([68] if 4 in families else []) + ([546] if 6 in families else [])
-    rules["in"] += [
-        f"iifname {br} udp dport {_set([53, *dhcp_ports])} accept",
-        f"iifname {br} tcp dport 53 accept",
-    ]
-    rules["out"] += [
-        f"oifname {br} udp dport {_set([53, *client_ports])} accept",
-        f"oifname {br} tcp dport 53 accept",
-    ]
+    rules["in"] += [f"iifname {br} {proto} dport {_set([53, *dhcp_ports])} accept"
+                    for proto in ("udp", "tcp")]
+    rules["out"] += [f"oifname {br} {proto} dport {_set([53, *client_ports])} accept"
+                     for proto in ("udp", "tcp")]
     fwd = rules["fwd"]
     fwd.append(f"iifname {br} oifname {br} accept")
     for ip in netdef.ips if mode in ("nat", "route") else ():
