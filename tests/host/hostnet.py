@@ -1,0 +1,205 @@
+"""Namespaces for host-backend tests: a daemon namespace, guests, an uplink.
+
+Everything is created inside named network namespaces this module makes
+(`ip netns add`) and is removed by `cleanup()`, which tests call from
+fixture teardown. Traffic goes only between these namespaces.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.peers.libvirtd import _answers_rpc
+from tests.peers.netns import IP, NetNamespace, _in_netns
+
+BUSYBOX = "/usr/bin/busybox"
+REPO = Path(__file__).resolve().parents[2]
+_UDHCPC_SCRIPT = """#!/bin/sh
+case "$1" in
+bound|renew)
+    /usr/sbin/ip addr flush dev "$interface"
+    /usr/sbin/ip addr add "$ip/$subnet" dev "$interface"
+    [ -n "$router" ] && /usr/sbin/ip route replace default via "${router%% *}" dev "$interface"
+    ;;
+esac
+exit 0
+"""
+
+
+def ip(*args: str) -> str:
+    res = subprocess.run([IP, *args], capture_output=True, text=True, timeout=30)
+    if res.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {res.stderr.strip()}")
+    return res.stdout
+
+
+class HostDaemon:
+    """`rpcnetd --driver host` inside a network namespace of its own."""
+
+    def __init__(self, *extra_args: str) -> None:
+        self.ns = NetNamespace("rpcnet-hd")
+        self.dir = Path(tempfile.mkdtemp(prefix="rpcnet-hd-", dir="/tmp"))
+        self.dir.chmod(0o755)  # dnsmasq drops privileges and re-reads files below
+        self.state_dir = self.dir / "state"
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ns.create()
+
+    @property
+    def socket(self) -> str:
+        return str(self.dir / "rpcnet-sock")
+
+    @property
+    def uri(self) -> str:
+        return f"network+unix:///system?socket={self.socket}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "rpcnetd.log"
+
+    def start(self, timeout: float = 20.0) -> HostDaemon:
+        args = [sys.executable, "-m", "rpcnet", "--driver", "host", "--socket-dir",
+                str(self.dir), "--state-dir", str(self.state_dir), "-v", *self.extra_args]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(self.ns.exec_args(*args), stdout=log,
+                                         stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rpcnetd exited {self.proc.returncode}:\n{self.log_tail()}")
+            if _answers_rpc(self.socket):
+                return self
+            time.sleep(0.02)
+        raise RuntimeError(f"rpcnetd not ready after {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the daemon only (what it started keeps running, as it should)."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def cleanup(self) -> None:
+        try:
+            self.stop(signal.SIGKILL)
+        finally:
+            self.ns.delete()  # kills dnsmasq and everything else inside
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def snapshot(self) -> dict[str, object]:
+        """Links, addresses, the nft ruleset and processes of the namespace
+        (the daemon's own process excluded)."""
+        own = {self.proc.pid} if self.proc is not None else set()
+        links = sorted(self.ns.run(IP, "-o", "link", "show").stdout.split("\n"))
+        return {
+            "links": [" ".join(line.split()[1:3]) for line in links if line],
+            "addrs": self.ns.run(IP, "-o", "addr", "show").stdout,
+            "nft": self.ns.run("nft", "list", "ruleset").stdout,
+            "procs": sorted(cmd for pid, cmd in self.ns.commands().items() if pid not in own),
+        }
+
+    def pids_of(self, word: str) -> list[int]:
+        return sorted(pid for pid, cmd in self.ns.commands().items() if word in cmd)
+
+
+class Guest:
+    """A namespace whose eth0 is a veth port of ``bridge`` in ``host``'s namespace."""
+
+    def __init__(self, host: NetNamespace, bridge: str, mac: str, tag: str) -> None:
+        self.ns = NetNamespace("rpcnet-g")
+        self.ns.create()
+        self.mac = mac
+        self.port = f"vg{tag}"
+        ip("link", "add", self.port, "netns", host.name, "type", "veth",
+           "peer", "name", "eth0", "netns", self.ns.name)
+        ip("-n", host.name, "link", "set", self.port, "master", bridge, "up")
+        ip("-n", self.ns.name, "link", "set", "eth0", "address", mac, "up")
+
+    def dhcp(self, tmp: Path, tries: int = 10) -> ipaddress.IPv4Interface:
+        """Run busybox udhcpc once; returns the address it configured."""
+        script = tmp / "udhcpc.sh"
+        script.write_text(_UDHCPC_SCRIPT)
+        script.chmod(0o755)
+        res = self.ns.run(BUSYBOX, "udhcpc", "-i", "eth0", "-n", "-q", "-t", str(tries),
+                          "-T", "1", "-A", "1", "-s", str(script), timeout=tries * 3)
+        if res.returncode != 0:
+            raise AssertionError(f"udhcpc failed: {res.stdout}{res.stderr}")
+        return self.address()
+
+    def set_address(self, addr: str, gateway: str) -> None:
+        ip("-n", self.ns.name, "addr", "add", addr, "dev", "eth0")
+        ip("-n", self.ns.name, "route", "replace", "default", "via", gateway)
+
+    def address(self) -> ipaddress.IPv4Interface:
+        out = ip("-n", self.ns.name, "-4", "-o", "addr", "show", "dev", "eth0")
+        return ipaddress.IPv4Interface(out.split()[3])
+
+    def ping(self, target: str, count: int = 1, wait: float = 2) -> bool:
+        res = self.ns.run(BUSYBOX, "ping", "-c", str(count), "-W", str(int(wait)), target,
+                          timeout=count + wait + 5)
+        return res.returncode == 0
+
+    def cleanup(self) -> None:
+        self.ns.delete()  # deleting the namespace deletes both veth ends
+
+
+class Uplink:
+    """An "outside" namespace reachable from ``host`` through veth ``up0``:
+    host side 203.0.113.1/24, uplink 203.0.113.2/24 (TEST-NET-3)."""
+
+    HOST_ADDR = "203.0.113.1"
+    ADDR = "203.0.113.2"
+
+    def __init__(self, host: NetNamespace, host_if: str = "up0") -> None:
+        self.ns = NetNamespace("rpcnet-up")
+        self.ns.create()
+        ip("link", "add", host_if, "netns", host.name, "type", "veth",
+           "peer", "name", "eth0", "netns", self.ns.name)
+        ip("-n", host.name, "addr", "add", f"{self.HOST_ADDR}/24", "dev", host_if)
+        ip("-n", host.name, "link", "set", host_if, "up")
+        ip("-n", self.ns.name, "addr", "add", f"{self.ADDR}/24", "dev", "eth0")
+        ip("-n", self.ns.name, "link", "set", "eth0", "up")
+
+    def listen(self, port: int = 7777) -> socket.socket:
+        """A TCP listener bound inside the uplink namespace."""
+        return _in_netns(self.ns.path, lambda: socket.create_server((self.ADDR, port)))
+
+    def cleanup(self) -> None:
+        self.ns.delete()
+
+
+def peer_seen_by(listener: socket.socket, guest: Guest, timeout: float = 3.0) -> str | None:
+    """Connect from ``guest`` to ``listener``; the source address the listener
+    saw, or None when the connection could not be made."""
+    host, port = listener.getsockname()[:2]
+    try:
+        client = guest.ns.connect_tcp(host, port, timeout=timeout)
+    except OSError:
+        return None
+    with client:
+        listener.settimeout(timeout)
+        conn, addr = listener.accept()
+        conn.close()
+    return str(addr[0])

@@ -1,0 +1,128 @@
+"""Start, update and destroy of host networks leave exactly what they should."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.host.hostnet import Guest, HostDaemon
+from tests.peers.virsh import virsh
+
+FULL_XML = """<network>
+  <name>full</name>
+  <forward mode='nat'>
+    <nat><port start='20000' end='30000'/></nat>
+  </forward>
+  <bridge name='rpcfull' stp='on' delay='0'/>
+  <mtu size='1400'/>
+  <mac address='52:54:00:ab:cd:ef'/>
+  <domain name='full.test' localOnly='yes'/>
+  <dns>
+    <txt name='info' value='hello'/>
+    <host ip='10.64.0.9'><hostname>nine</hostname></host>
+    <srv service='ldap' protocol='tcp' target='nine.full.test' port='389'/>
+    <forwarder addr='10.64.0.250'/>
+  </dns>
+  <ip address='10.64.0.1' netmask='255.255.255.0'>
+    <dhcp><range start='10.64.0.100' end='10.64.0.110'/></dhcp>
+  </ip>
+  <ip family='ipv6' address='fd64::1' prefix='64'>
+    <dhcp><range start='fd64::100' end='fd64::1ff'/></dhcp>
+  </ip>
+</network>
+"""
+
+ROUTE_XML = """<network><name>routed</name><forward mode='route'/>
+<bridge name='rpcroute' stp='off'/><ip address='10.65.0.1' prefix='24'/></network>"""
+
+ISOLATED_XML = """<network><name>iso</name><bridge name='rpciso' stp='off'/>
+<ip address='10.66.0.1' prefix='24'><dhcp><range start='10.66.0.2' end='10.66.0.9'/></dhcp>
+</ip></network>"""
+
+
+def test_destroy_leaves_the_namespace_as_before(daemon: HostDaemon, tmp_path: Path) -> None:
+    before = daemon.snapshot()
+    for text in (FULL_XML, ROUTE_XML, ISOLATED_XML):
+        path = tmp_path / "net.xml"
+        path.write_text(text)
+        virsh(daemon.uri, "net-create", str(path), check=True)
+    ruleset = daemon.ns.run("nft", "list", "ruleset").stdout
+    addrs = daemon.ns.run("ip", "-o", "addr", "show", "rpcfull").stdout
+    link = daemon.ns.run("ip", "-d", "link", "show", "rpcfull").stdout
+    assert "10.64.0.1/24" in addrs and "fd64::1/64" in addrs
+    assert "mtu 1400" in link and "52:54:00:ab:cd:ef" in link and "stp_state 1" in link
+    assert "masquerade to :20000-30000" in ruleset
+    assert "ip saddr 10.65.0.0/24" in ruleset and "masquerade" not in _chain(ruleset, "rpcroute")
+    assert 'iifname "rpciso" oifname "rpciso" accept' in ruleset
+    assert daemon.ns.run("cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
+    # default, full, iso, and routed for DNS only (as libvirt: DNS is on unless disabled)
+    assert len(daemon.pids_of("/dnsmasq.conf")) == 4
+    for name in ("full", "routed", "iso"):
+        virsh(daemon.uri, "net-destroy", name, check=True)
+    assert daemon.snapshot() == before
+
+
+def _chain(ruleset: str, bridge: str) -> str:
+    start = ruleset.find(f"chain nat_{bridge}")
+    return "" if start < 0 else ruleset[start:ruleset.find("}", start)]
+
+
+def test_live_dhcp_host_update_reaches_running_dnsmasq(
+    daemon: HostDaemon, guests: Callable[..., Guest], tmp_path: Path
+) -> None:
+    path = tmp_path / "iso.xml"
+    path.write_text(ISOLATED_XML)
+    virsh(daemon.uri, "net-create", str(path), check=True)
+    pids = daemon.pids_of("iso/dnsmasq.conf")
+    host = "<host mac='52:54:00:00:42:07' name='seven' ip='10.66.0.7'/>"
+    virsh(daemon.uri, "net-update", "iso", "add", "ip-dhcp-host", host, "--live", check=True)
+    dns = "<host ip='10.66.0.8'><hostname>eight</hostname></host>"
+    virsh(daemon.uri, "net-update", "iso", "add", "dns-host", dns, "--live", check=True)
+    assert daemon.pids_of("iso/dnsmasq.conf") == pids  # reloaded, not restarted
+    guest = guests(daemon, "rpciso", "52:54:00:00:42:07")
+    assert str(guest.dhcp(tmp_path)) == "10.66.0.7/24"
+    answer = guest.ns.run("busybox", "nslookup", "eight", "10.66.0.1").stdout
+    assert "10.66.0.8" in answer
+
+
+def test_failed_start_rolls_back_everything(
+    daemon_factory: Callable[..., HostDaemon], tmp_path: Path
+) -> None:
+    daemon = daemon_factory("--dnsmasq", "/bin/false")  # starts, but never serves
+    before = daemon.snapshot()
+    path = tmp_path / "iso.xml"
+    path.write_text(ISOLATED_XML)
+    res = virsh(daemon.uri, "net-create", str(path))
+    assert res.returncode != 0 and "dnsmasq for network 'iso' failed to start" in res.stderr
+    assert daemon.snapshot() == before
+    assert "iso" not in virsh(daemon.uri, "net-list", "--all", check=True).stdout
+    assert not (daemon.state_dir / "network" / "run" / "iso").exists()
+
+
+def test_missing_binaries_are_named(
+    daemon_factory: Callable[..., HostDaemon], tmp_path: Path
+) -> None:
+    daemon = daemon_factory("--dnsmasq", "/nonexistent/dnsmasq", "--nft", "no-such-nft")
+    path = tmp_path / "iso.xml"
+    path.write_text(ISOLATED_XML)
+    res = virsh(daemon.uri, "net-create", str(path))
+    assert "Cannot find dnsmasq binary '/nonexistent/dnsmasq'" in res.stderr
+    path.write_text(ROUTE_XML.replace("<ip ", "<dns enable='no'/><ip "))  # no dnsmasq needed
+    res = virsh(daemon.uri, "net-create", str(path))
+    assert "Cannot find nft binary 'no-such-nft'" in res.stderr
+    assert "cannot autostart network default" in daemon.log_path.read_text()
+
+
+def test_dead_dnsmasq_is_restarted(daemon: HostDaemon, tmp_path: Path) -> None:
+    path = tmp_path / "iso.xml"
+    path.write_text(ISOLATED_XML)
+    virsh(daemon.uri, "net-create", str(path), check=True)
+    [pid] = daemon.pids_of("iso/dnsmasq.conf")
+    daemon.ns.run("kill", "-9", str(pid))
+    for _ in range(100):
+        now = daemon.pids_of("iso/dnsmasq.conf")
+        if now and now != [pid]:
+            break
+        daemon.ns.run("sleep", "0.05")
+    assert now and now != [pid]
+    assert "of network iso died; restarting it" in daemon.log_path.read_text()
