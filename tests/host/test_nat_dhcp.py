@@ -60,7 +60,7 @@ def test_forward_dev_keeps_traffic_off_other_links(
     tmp_path: Path,
 ) -> None:
     uplink = uplinks(daemon)
-    daemon.ns.run("ip", "link", "add", "other0", "type", "dummy")
+    daemon.ns.run("ip", "link", "add", "other0", "type", "veth", "peer", "name", "other1")
     xml = nat_xml(tmp_path, "nat2", 62, dev="other0")
     virsh(daemon.uri, "net-create", str(xml), check=True)
     guest = guests(daemon, "rpcnat2", "52:54:00:00:3e:42")
