@@ -10,6 +10,7 @@ meet the same state.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from rpcnet.client import Networks, connect
+from tests.peers.libvirtd import LibvirtdPeer
 from tests.peers.rpcnetd import RpcnetdPeer
 from tests.peers.virsh import VIRSH, run_client
 
@@ -277,3 +279,37 @@ def test_startup_is_fast(rpcnetd_peer: RpcnetdPeer) -> None:
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
     assert not imported & {"lxml", "lxml.etree", "pyroute2", "cryptography", "rpcnet.netxml",
                            "rpcnet.server", "rpcnet.driver.memory"}
+
+
+async def test_leases_table_with_real_leases(libvirtd: LibvirtdPeer, virsh_bin: str,
+                                             files: dict[str, str]) -> None:
+    """libvirtd reads leases from its dnsmasq status file; write one into its
+    private /var/lib/libvirt and compare the tables (and the client's leases)."""
+    uri = libvirtd.uri("network")
+    expiry = int(time.time()) + 3600
+    leases = [{"ip-address": "10.87.0.5", "mac-address": "52:54:00:00:87:05",
+               "hostname": "guest5", "client-id": "01:52:54:00:00:87:05", "expiry-time": expiry},
+              {"ip-address": "10.87.0.6", "mac-address": "52:54:00:00:87:03",
+               "expiry-time": expiry}]
+    async with connect(uri) as drv:
+        net = await Networks(drv).define(NET_XML)
+        try:
+            await net.start()
+            assert libvirtd.pid is not None
+            subprocess.run(["nsenter", "-t", str(libvirtd.pid), "-m", "sh", "-c",
+                            "cat > /var/lib/libvirt/dnsmasq/virbr87.status"],
+                           input=json.dumps(leases), text=True, check=True)
+            got = await net.leases()
+            assert [(le.mac, le.ipaddr, le.prefix, le.hostname, le.clientid, le.expirytime)
+                    for le in got] == [
+                ("52:54:00:00:87:05", "10.87.0.5", 24, "guest5", "01:52:54:00:00:87:05", expiry),
+                ("52:54:00:00:87:03", "10.87.0.6", 24, None, None, expiry)]
+            assert [le.mac for le in await net.leases("52:54:00:00:87:03")] == [
+                "52:54:00:00:87:03"]
+            table = same("-c", uri, "net-dhcp-leases", NAME)[1]
+            assert table.splitlines()[2].split()[2:] == [
+                "52:54:00:00:87:03", "ipv4", "10.87.0.6/24", "-", "-"]
+            same("-c", uri, "net-dhcp-leases", NAME, "--mac", "52:54:00:00:87:05")
+        finally:
+            await net.destroy()
+            await net.undefine()
