@@ -359,3 +359,21 @@ async def test_read_only_connection(server: tuple[str, str, str]) -> None:
         assert error_of(exc) == (
             ErrorCode.OPERATION_DENIED, ErrorDomain.NETWORK,
             "operation forbidden: read only access prevents virNetworkDefineXML")
+
+
+async def test_config_outlives_a_live_only_change_and_destroy(
+        hv: Networks, server: tuple[str, str, str], request: pytest.FixtureRequest) -> None:
+    if server[:2] == ("rpcnetd", "test"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "rpcnetd bug: its test:///default flavor loses the persistent definition's "
+            "changes when a network is destroyed after a live-only update")))
+    net = await hv.define(net_xml(3))
+    await net.start()
+    host = "<host mac='52:54:00:00:83:07' name='g7' ip='10.83.0.7'/>"
+    await net.update(UpdateCommand.ADD_LAST, UpdateSection.IP_DHCP_HOST, host,
+                     flags=UpdateFlags.AFFECT_LIVE | UpdateFlags.AFFECT_CONFIG)
+    await net.update(UpdateCommand.DELETE, UpdateSection.IP_DHCP_HOST, host,
+                     flags=UpdateFlags.AFFECT_LIVE)
+    await net.destroy()
+    # inactive: CURRENT means the persistent definition, which still has the host
+    await net.update(UpdateCommand.DELETE, UpdateSection.IP_DHCP_HOST, host)
