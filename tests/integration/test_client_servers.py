@@ -18,6 +18,7 @@ import pytest
 from rpcnet.client import Network, NetworkEvent, Networks, RemoteDriver, connect
 from rpcnet.driver.base import ListFlags, UpdateCommand, UpdateFlags, UpdateSection
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.protocol.values import ParamType, TypedParam
 from tests.peers.rpcnetd import RpcnetdPeer
 
 pytestmark = pytest.mark.interop
@@ -377,3 +378,25 @@ async def test_config_outlives_a_live_only_change_and_destroy(
     await net.destroy()
     # inactive: CURRENT means the persistent definition, which still has the host
     await net.update(UpdateCommand.DELETE, UpdateSection.IP_DHCP_HOST, host)
+
+
+async def test_port_parameters(hv: Networks, server: tuple[str, str, str],
+                               request: pytest.FixtureRequest) -> None:
+    if server[0] == "rpcnetd" and server[1] == "network":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "rpcnetd bug: virNetworkPortGetParameters returns all seven bandwidth "
+            "parameters (zeros) instead of only those of the directions the port has")))
+    net = await hv.define(net_xml(4))
+    await net.start()
+    xml = PORT_XML.format(uuid="3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e84", n=4)
+    if server[1] == "test":
+        with pytest.raises(VirError) as exc:
+            await net.create_port(xml)
+        assert exc.value.code == ErrorCode.NO_SUPPORT
+        return
+    port = await net.create_port(xml)
+    assert await port.parameters() == []
+    await port.set_parameters([TypedParam("inbound.average", ParamType.UINT, 1000)])
+    assert [(p.field, p.value) for p in await port.parameters()] == [
+        ("inbound.average", 1000), ("inbound.peak", 0), ("inbound.floor", 0),
+        ("inbound.burst", 0)]
