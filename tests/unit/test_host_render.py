@@ -67,10 +67,10 @@ def test_ipv6_in_nat_mode_is_routed_and_chains_are_per_bridge() -> None:
 
 def test_render_apply_recreates_atomically_and_remove_drops_table() -> None:
     ruleset = firewall.rules_for(parse_network(net(IPV4)))
-    text = firewall.render_apply(ruleset, existing={"nat_virbr9"})
+    text = firewall.render_apply(ruleset)
     assert text.startswith("add table inet rpcnet\n")
     assert "flush chain inet rpcnet fwd_virbr9\n" in text
-    assert "delete chain inet rpcnet nat_virbr9\n" in text  # left from a NAT definition
+    assert "delete chain inet rpcnet nat_virbr9\n" in text  # an isolated network has no NAT
     assert firewall.render_remove(["in_virbr9"], drop_table=True).endswith(
         "delete table inet rpcnet\n")
 

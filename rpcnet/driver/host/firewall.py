@@ -132,19 +132,20 @@ def _masquerade(netdef: NetworkDef, ip: IpDef, out_dev: str) -> list[str]:
     ]
 
 
-def render_apply(ruleset: Ruleset, existing: set[str]) -> str:
+def render_apply(ruleset: Ruleset) -> str:
     """One transaction: (re)create the network's chains with its rules and
-    delete its chains that the rules no longer need."""
+    delete its chains that the rules do not need. ``add`` of an existing
+    chain is a no-op, so this needs no knowledge of what exists."""
     lines = [f"add table {TABLE}"]
     suffix = chain_suffix(ruleset.bridge)
     for kind, spec in _KINDS.items():
         chain = f"{kind}_{suffix}"
+        lines.append(f"add chain {TABLE} {chain} {{ {spec} }}")
+        lines.append(f"flush chain {TABLE} {chain}")
         if ruleset.rules[kind]:
-            lines.append(f"add chain {TABLE} {chain} {{ {spec} }}")
-            lines.append(f"flush chain {TABLE} {chain}")
             lines += [f"add rule {TABLE} {chain} {rule}" for rule in ruleset.rules[kind]]
-        elif chain in existing:
-            lines += [f"flush chain {TABLE} {chain}", f"delete chain {TABLE} {chain}"]
+        else:
+            lines.append(f"delete chain {TABLE} {chain}")
     return "\n".join(lines) + "\n"
 
 

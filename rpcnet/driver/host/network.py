@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from rpcnet.driver.store import write_atomic
@@ -86,15 +86,27 @@ class NetworkRuntime:
             undo.push_async_callback(bridge.delete, self._host.netlink, name)
             await self._addresses(netdef, index)
             await bridge.set_up(self._host.netlink, name)
-            await self._host.nft.apply(firewall.rules_for(netdef))
-            undo.push_async_callback(self._host.nft.remove, firewall.chain_names(name))
-            await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
-            if dnsmasq_conf.needed(netdef):
-                await self._write_dnsmasq_files(netdef)
-                await self.dnsmasq.start()
-                undo.push_async_callback(self.dnsmasq.stop)
-                self.dnsmasq.watch()
+            # Firewall and dnsmasq do not depend on each other: start both at once.
+            failures = [result for result in await asyncio.gather(
+                self._start_firewall(netdef, undo), self._start_dnsmasq(netdef, undo),
+                return_exceptions=True) if isinstance(result, BaseException)]
+            if failures:
+                raise failures[0]
             undo.pop_all()
+
+    async def _start_firewall(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
+        # Undo registered first: the chains are ours whether or not nft got to them.
+        undo.push_async_callback(self._host.nft.remove, firewall.chain_names(bridge_of(netdef)))
+        await self._host.nft.apply(firewall.rules_for(netdef))
+        await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
+
+    async def _start_dnsmasq(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
+        if not dnsmasq_conf.needed(netdef):
+            return
+        await self._write_dnsmasq_files(netdef)
+        undo.push_async_callback(self.dnsmasq.stop)
+        await self.dnsmasq.start()
+        self.dnsmasq.watch()
 
     async def _check_subnets(self, netdef: NetworkDef) -> None:
         """libvirt's check: no route elsewhere into one of our subnets."""
@@ -140,22 +152,21 @@ class NetworkRuntime:
     async def stop(self, bridge_name: str | None) -> bool:
         """Remove everything of the network that exists; True when all went.
 
-        Every step runs even if an earlier one failed; the run directory (and
+        Every step runs even if another one failed; the run directory (and
         with it the record of what to clean up) is kept until all succeeded."""
-        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
-            ("stop dnsmasq", self.dnsmasq.stop)]
+        steps: dict[str, Awaitable[object]] = {"stop dnsmasq": self.dnsmasq.stop()}
         if bridge_name:
-            steps.append(("remove firewall rules",
-                          lambda: self._host.nft.remove(firewall.chain_names(bridge_name))))
-            steps.append(("delete bridge",
-                          lambda: bridge.delete(self._host.netlink, bridge_name)))
+            steps["remove firewall rules"] = self._host.nft.remove(
+                firewall.chain_names(bridge_name))
+            steps["delete bridge"] = bridge.delete(self._host.netlink, bridge_name)
+        # Independent steps, run at once: deleting a bridge alone waits tens of
+        # milliseconds for the kernel.
+        results = await asyncio.gather(*steps.values(), return_exceptions=True)
         ok = True
-        for what, step in steps:
-            try:
-                await step()
-            except Exception as exc:
+        for what, result in zip(steps, results, strict=True):
+            if isinstance(result, BaseException):
                 ok = False
-                log.error("network %s: cannot %s: %s", self.name, what, exc)
+                log.error("network %s: cannot %s: %s", self.name, what, result)
         if ok:
             await self._host.run.remove(self.name)
         return ok

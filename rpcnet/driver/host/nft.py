@@ -35,11 +35,11 @@ class Nft:
         return {item["chain"]["name"] for item in items if "chain" in item}
 
     async def apply(self, ruleset: Ruleset) -> None:
-        existing = await self.chains()
+        """Install ``ruleset`` in place of the network's current rules, atomically."""
         if ruleset.empty:
-            await self.remove(firewall.chain_names(ruleset.bridge), existing)
+            await self.remove(firewall.chain_names(ruleset.bridge))
             return
-        await self.transaction(firewall.render_apply(ruleset, existing))
+        await self.transaction(firewall.render_apply(ruleset))
 
     async def remove(self, chains: tuple[str, ...] | set[str],
                      existing: set[str] | None = None) -> None:
