@@ -21,6 +21,7 @@ STRING_MAX = 4194304
 
 _LENGTH = struct.Struct(">I")
 _FRAME_HEAD = struct.Struct(">IIIiiIi")  # length word + header
+_REPLY = 1  # MessageType.REPLY, as a plain int for the hot path
 
 
 class MessageType(IntEnum):
@@ -119,6 +120,13 @@ def encode_frame(header: Header, payload: bytes = b"") -> bytes:
     """One whole frame: length word, header and payload."""
     length = LENGTH_SIZE + HEADER_SIZE + len(payload)
     return _FRAME_HEAD.pack(length, *header) + payload
+
+
+def reply_frame(call: Header, status: int, payload: bytes) -> bytes:
+    """The whole REPLY frame to ``call``: packed straight from the call's header
+    fields, without building a reply :class:`Header` first."""
+    return _FRAME_HEAD.pack(LENGTH_SIZE + HEADER_SIZE + len(payload), call[0], call[1], call[2],
+                            _REPLY, call[4], status) + payload
 
 
 def frame_header(
