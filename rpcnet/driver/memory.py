@@ -257,6 +257,8 @@ class MemoryDriver(NetworkDriver):
             if obj is None:
                 obj = self._nets.add(netdef)
             obj.config = netdef
+            if obj.live is None:
+                obj.stale = None
             self._emit(obj, LifecycleEvent.DEFINED)
             return obj.ref
 
@@ -284,9 +286,10 @@ class MemoryDriver(NetworkDriver):
                     ErrorCode.OPERATION_INVALID, f"Network '{obj.name}' is already running"
                 )
             assert obj.config is not None  # an inactive network is persistent
-            self._check_start(obj, obj.config)
-            await self._start(obj.config, obj.xml(obj.config))
-            obj.live = obj.config
+            netdef = obj.stale or obj.config
+            self._check_start(obj, netdef)
+            await self._start(netdef, obj.xml(netdef))
+            obj.live, obj.stale = netdef, None
             self._emit(obj, LifecycleEvent.STARTED)
 
     async def network_destroy(self, net: NetworkRef) -> None:
@@ -299,11 +302,9 @@ class MemoryDriver(NetworkDriver):
             await self._io(StateStore.delete_status_sync, obj.name)
             live, obj.live = obj.live, None
             obj.ports.clear()
-            if not self.flavor.strict_lifecycle and live is not None and obj.config is not None:
-                # test:///default never applies a definition replaced while running.
-                if obj.config is not live:
-                    await self._io(StateStore.write_config_sync, obj.name, obj.xml(live))
-                obj.config = live
+            if not self.flavor.strict_lifecycle and live is not obj.config:
+                # test:///default keeps running what it ran (see NetObj.stale)
+                obj.stale = live
             self._emit(obj, LifecycleEvent.STOPPED)
             if obj.config is None:
                 self._nets.remove(obj)
@@ -354,7 +355,10 @@ class MemoryDriver(NetworkDriver):
                 new_live = update_network(obj.live, command, section, parent_index, xml)
             if flags & UpdateFlags.AFFECT_CONFIG and obj.config is not None:
                 new_config = update_network(obj.config, command, section, parent_index, xml)
-            if new_config is not None:
+            if new_config is not None and obj.stale is not None and obj.live is None:
+                # libvirt replaces an inactive network's obj->def, keeping newDef
+                obj.stale = new_config
+            elif new_config is not None:
                 await self._io(StateStore.write_config_sync, obj.name, obj.xml(new_config))
                 obj.config = new_config
             if new_live is not None and obj.live is not None:

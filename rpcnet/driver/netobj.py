@@ -26,6 +26,10 @@ class NetObj:
     config: NetworkDef | None = None
     live: NetworkDef | None = None
     autostart: bool = False
+    #: test:///default only: after a destroy libvirt's test driver keeps the
+    #: definition it ran as the current one (obj->def) while ``config`` holds
+    #: the persistent one (obj->newDef); a later start runs this one again
+    stale: NetworkDef | None = None
     ports: dict[bytes, PortDef] = field(default_factory=dict)
     _xml: list[tuple[NetworkDef, str]] = field(default_factory=list)
 
@@ -36,7 +40,7 @@ class NetObj:
     @property
     def current(self) -> NetworkDef:
         """libvirt's virNetworkObjGetDef: the running definition if any."""
-        netdef = self.live if self.live is not None else self.config
+        netdef = self.live if self.live is not None else self.stale or self.config
         assert netdef is not None, "a network object has at least one definition"
         return netdef
 

@@ -67,12 +67,13 @@ def check_floor(net: NetworkDef, mac: str, bandwidth: BandwidthDef | None) -> No
 
 
 def get_parameters(port: PortDef) -> list[TypedParam]:
-    """All seven bandwidth parameters (0 where unset), as 9.0 returns them."""
+    """The bandwidth parameters of each direction the port has (0 where a
+    field is unset), as libvirtd 9.0 returns them; none without bandwidth."""
     params = []
     for name, direction, field in BANDWIDTH_PARAMS:
         rate = getattr(port.bandwidth, direction) if port.bandwidth is not None else None
-        value = getattr(rate, field) if rate is not None else None
-        params.append(TypedParam(name, ParamType.UINT, value or 0))
+        if rate is not None:
+            params.append(TypedParam(name, ParamType.UINT, getattr(rate, field) or 0))
     return params
 
 

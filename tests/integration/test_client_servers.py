@@ -364,10 +364,6 @@ async def test_read_only_connection(server: tuple[str, str, str]) -> None:
 
 async def test_config_outlives_a_live_only_change_and_destroy(
         hv: Networks, server: tuple[str, str, str], request: pytest.FixtureRequest) -> None:
-    if server[:2] == ("rpcnetd", "test"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "rpcnetd bug: its test:///default flavor loses the persistent definition's "
-            "changes when a network is destroyed after a live-only update")))
     net = await hv.define(net_xml(3))
     await net.start()
     host = "<host mac='52:54:00:00:83:07' name='g7' ip='10.83.0.7'/>"
@@ -382,10 +378,6 @@ async def test_config_outlives_a_live_only_change_and_destroy(
 
 async def test_port_parameters(hv: Networks, server: tuple[str, str, str],
                                request: pytest.FixtureRequest) -> None:
-    if server[0] == "rpcnetd" and server[1] == "network":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "rpcnetd bug: virNetworkPortGetParameters returns all seven bandwidth "
-            "parameters (zeros) instead of only those of the directions the port has")))
     net = await hv.define(net_xml(4))
     await net.start()
     xml = PORT_XML.format(uuid="3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e84", n=4)

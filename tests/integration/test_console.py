@@ -321,10 +321,6 @@ def test_rpcnetd_answers_like_libvirtd(driver: str, rpcnetd_peer: RpcnetdPeer,
                                        request: pytest.FixtureRequest) -> None:
     """The whole lifecycle script, rpcnetd against libvirtd (net-list left out:
     the servers start with different networks)."""
-    if driver == "test":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "rpcnetd bug: test:///default loses the persistent definition's changes on "
-            "net-destroy after a live-only net-update")))
     script = "; ".join(c for c in lifecycle_script(files).split("; ")
                        if not c.startswith("net-list"))
     ours = run(RPCNET, "-c", rpcnetd_peer.uri(driver), script)

@@ -108,6 +108,7 @@ if MODE == "network":
   <uuid>7d2a3f4e-1111-2222-3333-444455556666</uuid>
   <owner><name>guest</name><uuid>11111111-2222-3333-4444-555555555555</uuid></owner>
   <mac address='52:54:00:aa:bb:cc'/>
+  <bandwidth><inbound average='500'/></bandwidth>
 </networkport>"""
     step("ports_empty", lambda: len(net.listAllPorts()))
     step("port_create", lambda: net.portCreateXML(port_xml).UUIDString())
