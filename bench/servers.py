@@ -1,0 +1,117 @@
+"""The servers under load: rpcnetd, a real libvirtd and the ceiling server.
+
+Each is a separate process on a UNIX socket; the benchmark needs its URI
+(``test:///default`` driver) and its PID (for memory and CPU figures).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Protocol
+
+from tests.peers.libvirtd import LibvirtdPeer, _answers_rpc
+from tests.peers.rpcnetd import RpcnetdPeer
+
+
+class Target(Protocol):
+    name: str
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def pid(self) -> int: ...
+
+    def stop(self) -> None: ...
+
+
+class Rpcnetd:
+    name = "rpcnetd"
+
+    def __init__(self) -> None:
+        self._peer = RpcnetdPeer().start()
+
+    @property
+    def uri(self) -> str:
+        return self._peer.uri("test")
+
+    @property
+    def pid(self) -> int:
+        assert self._peer.proc is not None
+        return self._peer.proc.pid
+
+    def stop(self) -> None:
+        self._peer.cleanup()
+
+
+class Libvirtd:
+    """libvirtd 9.0 in its own namespaces, with its default limits and workers."""
+
+    name = "libvirtd"
+
+    def __init__(self) -> None:
+        self._peer = LibvirtdPeer().start()
+
+    @property
+    def uri(self) -> str:
+        return self._peer.uri("test")
+
+    @property
+    def pid(self) -> int:
+        pid = self._peer.pid
+        assert pid is not None, "libvirtd is not running"
+        return pid
+
+    def stop(self) -> None:
+        self._peer.stop()
+
+
+class Ceiling:
+    """``bench.ceiling``: replies with precomputed bytes."""
+
+    name = "ceiling"
+
+    def __init__(self, ready_timeout: float = 20.0) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="rpcnet-ceiling-")
+        self.socket = str(Path(self._tmp.name) / "sock")
+        self._proc = subprocess.Popen([sys.executable, "-m", "bench.ceiling",
+                                       "--socket", self.socket])
+        deadline = time.monotonic() + ready_timeout
+        while not _answers_rpc(self.socket):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the ceiling server did not start")
+            time.sleep(0.02)
+
+    @property
+    def uri(self) -> str:
+        return f"test+unix:///default?socket={self.socket}"
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(10)
+        self._tmp.cleanup()
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,0 +1,37 @@
+"""The benchmark harness still runs: `python -m bench --quick` against rpcnetd,
+a real libvirtd and the ceiling server, with both load generators.
+
+A smoke run only: it checks that every table was printed, never a figure
+(benchmarks are not timed tests).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.interop
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_prints_every_table(libvirtd_available: None, system_python: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=110, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for heading in ("## Throughput (calls/s)", "## Latency per call",
+                    "## rpcnet client vs Python bindings (same server)", "## Scale",
+                    "## Targets"):
+        assert heading in out, out
+    header = next(line for line in out.splitlines() if line.startswith("| workload"))
+    for column in ("rpcnetd calls/s", "libvirtd calls/s", "ceiling calls/s",
+                   "rpcnetd/libvirtd", "rpcnetd/ceiling"):
+        assert column in header
+    rows = [line for line in out.splitlines() if line.startswith("| lookup+is-active")]
+    assert any(re.search(r"\|\s*bindings\s*\|", row) for row in rows)
+    assert any(re.search(r"\|\s*rpcnet\s*\|", row) for row in rows)
+    assert "ceiling: no answer" not in result.stderr
