@@ -45,6 +45,10 @@ class Dnsmasq:
         self.pid: int | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._restarts: list[float] = []
+        # Held while dnsmasq is launched or stopped, so that stop() never
+        # cancels a restart half-way (which could orphan a daemonizing dnsmasq).
+        self._lock = asyncio.Lock()
+        self._stopping = False
 
     @property
     def _conf_arg(self) -> str:
@@ -63,6 +67,11 @@ class Dnsmasq:
 
     async def start(self) -> int:
         """Start dnsmasq; returns its pid once it serves. Raises VirError."""
+        async with self._lock:
+            self._stopping = False
+            return await self._launch()
+
+    async def _launch(self) -> int:
         binary = self._tools.find("dnsmasq")
         with contextlib.suppress(FileNotFoundError):
             self.paths.pid.unlink()
@@ -91,13 +100,15 @@ class Dnsmasq:
     async def stop(self) -> None:
         """Stop watching and terminate dnsmasq (ours by pid file too, if not
         started by this process); tolerates an already dead one."""
-        self.unwatch()
-        pid = self.pid if self.pid is not None else await asyncio.to_thread(self._read_pid)
-        self.pid = None
-        if pid is not None:
-            await _terminate(pid)
-        with contextlib.suppress(FileNotFoundError):
-            self.paths.pid.unlink()
+        self._stopping = True
+        async with self._lock:
+            self.unwatch()
+            pid = self.pid if self.pid is not None else await asyncio.to_thread(self._read_pid)
+            self.pid = None
+            if pid is not None:
+                await _terminate(pid)
+            with contextlib.suppress(FileNotFoundError):
+                self.paths.pid.unlink()
 
     # -- supervision ---------------------------------------------------------
 
@@ -115,21 +126,28 @@ class Dnsmasq:
     async def _supervise(self) -> None:
         while self.pid is not None:
             await _exited(self.pid)
+            async with self._lock:
+                if self._stopping:
+                    return
+                await self._restart()
+
+    async def _restart(self) -> None:
+        if self.pid is not None:
             log.warning("dnsmasq (pid %d) of network %s died; restarting it%s", self.pid,
                         self.network, _tail(self.paths.log))
-            now = time.monotonic()
-            self._restarts = [t for t in self._restarts if now - t < _RESTART_WINDOW]
-            if len(self._restarts) >= _RESTART_LIMIT:
-                log.error("dnsmasq of network %s died %d times in %ds; not restarting it",
-                          self.network, _RESTART_LIMIT, _RESTART_WINDOW)
-                self.pid = None
-                return
-            self._restarts.append(now)
-            try:
-                await self.start()
-            except Exception as exc:
-                log.error("cannot restart dnsmasq of network %s: %s", self.network, exc)
-                await asyncio.sleep(1.0)
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < _RESTART_WINDOW]
+        if len(self._restarts) >= _RESTART_LIMIT:
+            log.error("dnsmasq of network %s died %d times in %ds; not restarting it",
+                      self.network, _RESTART_LIMIT, _RESTART_WINDOW)
+            self.pid = None
+            return
+        self._restarts.append(now)
+        try:
+            await self._launch()
+        except Exception as exc:
+            log.error("cannot restart dnsmasq of network %s: %s", self.network, exc)
+            await asyncio.sleep(1.0)
 
 
 async def _exited(pid: int) -> None:
