@@ -133,13 +133,14 @@ async def spawned_load(loadgen: str, uri: str, conns: int, workload: str, warmup
     their connections first and start together."""
     nproc = max(1, min(conns, processes))
     shares = [conns // nproc + (1 if i < conns % nproc else 0) for i in range(nproc)]
-    procs = [await asyncio.create_subprocess_exec(
-        *LOADGEN_COMMANDS[loadgen], "--uri", uri, "--threads", str(share),
-        "--workload", workload, "--warmup", str(warmup), "--duration", str(duration),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28)
-        for share in shares]
+    procs: list[asyncio.subprocess.Process] = []
     try:
-        for proc in procs:
+        for share in shares:  # one after the other: the daemons admit 20 unopened clients
+            proc = await asyncio.create_subprocess_exec(
+                *LOADGEN_COMMANDS[loadgen], "--uri", uri, "--threads", str(share),
+                "--workload", workload, "--warmup", str(warmup), "--duration", str(duration),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28)
+            procs.append(proc)
             assert proc.stdout is not None
             line = await proc.stdout.readline()
             if line.strip() != b"ready":
