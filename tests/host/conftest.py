@@ -25,8 +25,8 @@ def host_tools() -> None:
 def daemon_factory(host_tools: None) -> Iterator[Callable[..., HostDaemon]]:
     made: list[HostDaemon] = []
 
-    def make(*extra_args: str) -> HostDaemon:
-        daemon = HostDaemon(*extra_args)
+    def make(*extra_args: str, dir_mode: int = 0o755) -> HostDaemon:
+        daemon = HostDaemon(*extra_args, dir_mode=dir_mode)
         made.append(daemon)
         return daemon.start()
 

@@ -45,10 +45,10 @@ def ip(*args: str) -> str:
 class HostDaemon:
     """`rpcnetd --driver host` inside a network namespace of its own."""
 
-    def __init__(self, *extra_args: str) -> None:
+    def __init__(self, *extra_args: str, dir_mode: int = 0o755) -> None:
         self.ns = NetNamespace("rpcnet-hd")
         self.dir = Path(tempfile.mkdtemp(prefix="rpcnet-hd-", dir="/tmp"))
-        self.dir.chmod(0o755)  # dnsmasq drops privileges and re-reads files below
+        self.dir.chmod(dir_mode)
         self.state_dir = self.dir / "state"
         self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.host.hostnet import Guest, HostDaemon
 from tests.peers.virsh import virsh
 
@@ -67,9 +69,14 @@ def _chain(ruleset: str, bridge: str) -> str:
     return "" if start < 0 else ruleset[start:ruleset.find("}", start)]
 
 
+@pytest.mark.parametrize("dir_mode", [0o755, 0o700], ids=["shared-dir", "private-dir"])
 def test_live_dhcp_host_update_reaches_running_dnsmasq(
-    daemon: HostDaemon, guests: Callable[..., Guest], tmp_path: Path
+    daemon_factory: Callable[..., HostDaemon], guests: Callable[..., Guest], tmp_path: Path,
+    dir_mode: int,
 ) -> None:
+    # dnsmasq reads hosts files as an unprivileged user; behind a private
+    # directory it could not, so there rpcnetd lets it keep root.
+    daemon = daemon_factory(dir_mode=dir_mode)
     path = tmp_path / "iso.xml"
     path.write_text(ISOLATED_XML)
     virsh(daemon.uri, "net-create", str(path), check=True)

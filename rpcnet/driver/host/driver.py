@@ -96,6 +96,9 @@ class HostDriver(MemoryDriver):
     async def _reconcile(self) -> None:
         """Adopt running networks; tear down what no running network owns."""
         await self._refresh_links()
+        if not await self._host.run.searchable_by_others():
+            log.warning("%s is not searchable by other users: dnsmasq will keep root "
+                        "privileges to read its hosts files there", self._host.run.root)
         for obj in list(self._nets):
             if obj.live is None:
                 continue

@@ -15,6 +15,7 @@ import ipaddress
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from pathlib import Path
 
 from rpcnet.driver.store import write_atomic
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
@@ -124,16 +125,19 @@ class NetworkRuntime:
         for addr in sorted(wanted - present, key=str):
             await address.add(self._host.netlink, index, name, addr)
 
-    async def _write_dnsmasq_files(self, netdef: NetworkDef) -> bool:
-        """Write dnsmasq's files; True when the config file itself changed."""
+    async def _write_dnsmasq_files(self, netdef: NetworkDef) -> set[Path]:
+        """Write dnsmasq's files; returns those whose content changed."""
+        # dnsmasq reads its hosts files only after dropping root; behind a
+        # private directory it could not, so there it keeps root.
+        keep_root = not await self._host.run.searchable_by_others()
         files = {
-            self.paths.conf: dnsmasq_conf.conf(netdef, self.paths),
+            self.paths.conf: dnsmasq_conf.conf(netdef, self.paths, keep_root=keep_root),
             self.paths.hostsfile: dnsmasq_conf.hostsfile(netdef),
             self.paths.addnhosts: dnsmasq_conf.addnhosts(netdef),
         }
 
-        def write() -> bool:
-            conf_changed = False
+        def write() -> set[Path]:
+            changed = set()
             for path, text in files.items():
                 try:
                     if path.read_text() == text:
@@ -142,8 +146,8 @@ class NetworkRuntime:
                     pass
                 write_atomic(path, text)
                 path.chmod(0o644)
-                conf_changed = conf_changed or path == self.paths.conf
-            return conf_changed
+                changed.add(path)
+            return changed
 
         return await asyncio.to_thread(write)
 
@@ -189,16 +193,9 @@ class NetworkRuntime:
         await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
         if dnsmasq_conf.needed(netdef):
             changed = await self._write_dnsmasq_files(netdef)
-            if await self.dnsmasq.adopt():
-                if changed:
-                    await self.dnsmasq.stop()
-                    await self.dnsmasq.start()
-                else:
-                    self.dnsmasq.reload()
-            else:
+            if not await self.dnsmasq.adopt():
                 log.warning("network %s: dnsmasq was not running; starting it", self.name)
-                await self.dnsmasq.start()
-            self.dnsmasq.watch()
+            await self._refresh_dnsmasq(changed)
         return True
 
     async def update(self, old: NetworkDef, new: NetworkDef) -> None:
@@ -214,13 +211,18 @@ class NetworkRuntime:
         if not dnsmasq_conf.needed(new):
             await self.dnsmasq.stop()
             return
-        conf_changed = await self._write_dnsmasq_files(new)
-        if conf_changed or self.dnsmasq.pid is None:
+        await self._refresh_dnsmasq(await self._write_dnsmasq_files(new))
+
+    async def _refresh_dnsmasq(self, changed: set[Path]) -> None:
+        """Make the running dnsmasq use its rewritten files ``changed``: a
+        SIGHUP when only the hosts files changed, else a restart."""
+        if self.dnsmasq.pid is None or not changed <= {self.paths.hostsfile,
+                                                       self.paths.addnhosts}:
             await self.dnsmasq.stop()
             await self.dnsmasq.start()
-            self.dnsmasq.watch()
-        else:
+        elif changed:
             self.dnsmasq.reload()
+        self.dnsmasq.watch()
 
     async def leases(self, netdef: NetworkDef, mac: str | None) -> list[DhcpLease]:
         try:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +31,14 @@ class Record:
 class RunDir:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._searchable: bool | None = None
+
+    async def searchable_by_others(self) -> bool:
+        """Whether every directory down to the root lets other users through
+        (dnsmasq reads its hosts files after dropping root)."""
+        if self._searchable is None:
+            self._searchable = await asyncio.to_thread(_searchable, self.root)
+        return self._searchable
 
     def dir(self, network: str) -> Path:
         return self.root / network
@@ -62,3 +72,14 @@ class RunDir:
             return found
 
         return await asyncio.to_thread(scan)
+
+
+def _searchable(path: Path) -> bool:
+    for directory in [path, *path.parents]:
+        try:
+            mode = os.stat(directory).st_mode
+        except FileNotFoundError:
+            continue  # created later with mode 0755
+        if not mode & stat.S_IXOTH:
+            return False
+    return True
