@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import grp
 import logging
 import os
@@ -94,6 +95,7 @@ class Server:
         Raises ssl.SSLError if the credentials cannot be loaded and OSError
         if the address cannot be bound.
         """
+        tls = dataclasses.replace(tls, max_handshaking=self.config.max_anonymous_clients)
         acceptor = TlsAcceptor(tls, lambda: Session(self, readonly_socket=False, secure=True,
                                                     transport_name="tls"))
         await acceptor.start()

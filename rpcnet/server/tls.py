@@ -68,6 +68,9 @@ class TlsListenerConfig:
     #: globs like libvirtd's tls_allowed_dn_list; None allows any DN
     allowed_dns: Sequence[str] | None = None
     handshake_timeout: float = HANDSHAKE_TIMEOUT
+    #: connections in their TLS handshake at once; more are closed at once
+    #: (they count as "anonymous" clients, like libvirtd's max_anonymous_clients)
+    max_handshaking: int = 20
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -188,6 +191,12 @@ class TlsAcceptor:
                 log.warning("TLS accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
+            if self.handshaking >= self.config.max_handshaking:
+                log.warning("TLS client %s dropped: %d handshakes already in progress",
+                            _peer(conn), self.handshaking)
+                conn.close()
+                continue
+            self.handshaking += 1  # counted from accept, so a burst cannot overshoot
             self._spawn(self._handshake(conn))
 
     async def _handshake(self, conn: socket.socket) -> None:
@@ -198,7 +207,6 @@ class TlsAcceptor:
         # not ignore SIGPIPE).
         peer = _peer(conn)
         gate = _Gate(self)
-        self.handshaking += 1
         try:
             await asyncio.get_running_loop().connect_accepted_socket(
                 lambda: gate, conn.dup(), ssl=self.context,

@@ -201,6 +201,23 @@ def test_stalled_handshakes_do_not_stall_others(pkis: Pkis) -> None:
                 sock.close()
 
 
+def test_handshakes_beyond_the_anonymous_limit_are_dropped(pkis: Pkis) -> None:
+    d = TlsDaemon(pkis.good, "--max-anonymous-clients", "2", "--tls-handshake-timeout", "3")
+    with d.peer:
+        silent = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(2)]
+        try:
+            time.sleep(0.3)
+            with socket.create_connection(("127.0.0.1", d.port)) as extra:
+                extra.settimeout(2)
+                assert extra.recv(100) == b""  # dropped at once, not after the timeout
+            assert "2 handshakes already in progress" in d.log_after(0, "in progress")
+        finally:
+            for sock in silent:
+                sock.close()
+        time.sleep(0.3)
+        assert rpcnet_client(d.uri(pkis.good))["nets"] == ["default"]
+
+
 def test_ipv6_and_several_listeners(virsh_bin: str, pkis: Pkis, tmp_path: Path) -> None:
     d = tmp_path / "dual"
     shutil.copytree(pkis.good, d)
