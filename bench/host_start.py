@@ -20,9 +20,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rpcnet.client.blocking import connect  # noqa: E402
-from tests.host.hostnet import HostDaemon  # noqa: E402
-from tests.peers.libvirtd import LibvirtdPeer  # noqa: E402
+from rpcnet.client.blocking import connect
+from tests.host.hostnet import HostDaemon
+from tests.peers.libvirtd import LibvirtdPeer
 
 XML = """<network>
   <name>bench</name>
