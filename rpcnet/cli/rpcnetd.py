@@ -12,12 +12,17 @@ from pathlib import Path
 
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.driver.host.tools import Tools
+from rpcnet.protocol.message import MAX_MESSAGE
 from rpcnet.server.config import ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
 from rpcnet.server.tls import ServerCredentials, TlsListenerConfig, parse_listen_address
 
 DEFAULT_SOCKET_DIR = Path("/run/rpcnet")
 DEFAULT_HOST_STATE_DIR = Path("/var/lib/rpcnet")
+
+
+def _octal(text: str) -> int:
+    return int(text, 8)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,7 +40,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nft", default="nft",
                         help="nft binary of the host driver (default: found on PATH)")
     parser.add_argument("--socket-group", default=None, help="group owning the sockets")
+    parser.add_argument("--socket-mode", type=_octal, default=0o600, metavar="MODE",
+                        help="mode of the read-write socket (default 0600)")
+    parser.add_argument("--socket-mode-ro", type=_octal, default=0o666, metavar="MODE",
+                        help="mode of the read-only socket (default 0666)")
     parser.add_argument("--max-clients", type=int, default=5000)
+    parser.add_argument("--max-message-size", type=int, default=MAX_MESSAGE, metavar="BYTES",
+                        help="largest message (header and payload) accepted (default 32 MiB)")
     parser.add_argument("--max-anonymous-clients", type=int, default=20,
                         help="clients connected but not yet opened (default %(default)s)")
     parser.add_argument("--max-client-requests", type=int, default=5,
@@ -119,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state_dir,
         driver=args.driver,
         socket_group=args.socket_group,
+        rw_socket_mode=args.socket_mode,
+        ro_socket_mode=args.socket_mode_ro,
+        max_message=args.max_message_size,
         max_clients=args.max_clients,
         max_anonymous_clients=args.max_anonymous_clients,
         max_client_requests=args.max_client_requests,

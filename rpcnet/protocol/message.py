@@ -93,6 +93,13 @@ class Framer:
             return None
         return int(_LENGTH.unpack_from(self._buffer, self._pos)[0])
 
+    def pending_header(self) -> Header | None:
+        """The header of the frame being received, once its bytes are in
+        (even if its length word is out of range)."""
+        if self.buffered < LENGTH_SIZE + HEADER_SIZE:
+            return None
+        return Header(*_FRAME_HEAD.unpack_from(self._buffer, self._pos)[1:])
+
     def next_message(self) -> Message | None:
         buffer, pos = self._buffer, self._pos
         available = len(buffer) - pos

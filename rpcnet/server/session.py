@@ -145,6 +145,7 @@ class Session(asyncio.Protocol):
                     message = framer.next_message()
                 except FrameError as exc:
                     log.warning("closing client %s: %s", self.peer, exc)
+                    self._explain_oversize(framer)
                     self.close()
                     return
                 if message is None:
@@ -154,6 +155,15 @@ class Session(asyncio.Protocol):
             self._batching = False
             self._flush()
         self._update_reading()
+
+    def _explain_oversize(self, framer: Framer) -> None:
+        """Answer a call too large to accept with the reason, if its header is in."""
+        length, header = framer.pending_length(), framer.pending_header()
+        limit = self.config.max_message + 4
+        if (length is not None and length > limit and header is not None
+                and header.type == MessageType.CALL):
+            self._send_error(header, rpc_error(
+                f"packet {length} bytes received from client too large, want {limit}"))
 
     def _update_reading(self) -> None:
         transport = self._transport

@@ -163,3 +163,22 @@ async def test_state_dir_survives_restart_and_crash(tmp_path: Path, sig: int) ->
         assert after == expected
     finally:
         peer.cleanup()
+
+
+def test_socket_modes_and_group_are_configurable() -> None:
+    import grp
+
+    group = grp.getgrgid(os.getgid()).gr_name
+    args = ("--socket-mode", "0660", "--socket-mode-ro", "0644", "--socket-group", group)
+    with RpcnetdPeer(extra_args=args) as peer:
+        assert stat.S_IMODE(os.stat(peer.socket).st_mode) == 0o660
+        assert stat.S_IMODE(os.stat(peer.socket_ro).st_mode) == 0o644
+        assert os.stat(peer.socket).st_gid == grp.getgrnam(group).gr_gid
+
+
+def test_peer_credentials_are_logged(rpcnetd: RpcnetdPeer) -> None:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(rpcnetd.socket)
+        sock.sendall(next(f.raw for f in frames("i_raw_client_no_keepalive_feature")))
+        read_frame(sock)
+    assert f"client connected: unix pid={os.getpid()} uid={os.getuid()}" in rpcnetd.log_tail(50)

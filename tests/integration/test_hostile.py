@@ -71,7 +71,11 @@ def remote_port() -> bytes:
 def test_bad_frame_lengths_disconnect_only_that_client(rpcnetd: RpcnetdPeer, length: int) -> None:
     with RawClient(rpcnetd.socket) as bad:
         bad.send(u32(length) + bytes(24))
-        assert bad.receive() is None
+        reply = bad.receive()
+        if length > MAX_MESSAGE:  # a too-large call is told why before the close
+            assert reply is not None and error_of(reply)[:2] == (39, 7)
+            reply = bad.receive()
+        assert reply is None
     assert_serving(rpcnetd)
 
 
@@ -320,3 +324,17 @@ def test_go_libvirt_style_open_is_accepted(rpcnetd: RpcnetdPeer) -> None:
         assert listing.header.status == Status.OK
         nets, count = remote.BY_NUMBER[283].ret.decode(listing.payload)
         assert [n.name for n in nets] == ["default"] and count == 1
+
+
+def test_oversized_call_is_answered_with_the_reason_then_dropped() -> None:
+    with RpcnetdPeer(extra_args=("--max-message-size", "1000")) as peer:
+        with RawClient(peer.socket) as client:
+            client.open()
+            big = call_frame(41, u32(2000) + b"x" * 2000, serial=42)
+            client.send(big[:28])  # the header is enough to refuse it
+            reply = client.receive()
+            assert reply is not None and reply.header.serial == 42
+            assert error_of(reply) == (
+                39, 7, "packet 2032 bytes received from client too large, want 1004")
+            assert client.receive() is None
+        assert_serving(peer)
