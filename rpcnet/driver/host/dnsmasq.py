@@ -73,8 +73,7 @@ class Dnsmasq:
 
     async def _launch(self) -> int:
         binary = self._tools.find("dnsmasq")
-        with contextlib.suppress(FileNotFoundError):
-            self.paths.pid.unlink()
+        await asyncio.to_thread(self.paths.pid.unlink, missing_ok=True)
         status, err = await run([binary, self._conf_arg])
         if status != 0:
             raise system_error(f"dnsmasq for network '{self.network}' failed to start: "
@@ -107,8 +106,7 @@ class Dnsmasq:
             self.pid = None
             if pid is not None:
                 await _terminate(pid)
-            with contextlib.suppress(FileNotFoundError):
-                self.paths.pid.unlink()
+            await asyncio.to_thread(self.paths.pid.unlink, missing_ok=True)
 
     # -- supervision ---------------------------------------------------------
 
@@ -133,8 +131,9 @@ class Dnsmasq:
 
     async def _restart(self) -> None:
         if self.pid is not None:
+            tail = await asyncio.to_thread(_tail, self.paths.log)
             log.warning("dnsmasq (pid %d) of network %s died; restarting it%s", self.pid,
-                        self.network, _tail(self.paths.log))
+                        self.network, tail)
         now = time.monotonic()
         self._restarts = [t for t in self._restarts if now - t < _RESTART_WINDOW]
         if len(self._restarts) >= _RESTART_LIMIT:
