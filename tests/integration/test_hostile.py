@@ -3,6 +3,7 @@ history gets an error reply or a disconnect, and the daemon keeps serving."""
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import threading
@@ -221,7 +222,10 @@ def _mutations(seed: int, count: int) -> list[bytes]:
     return out
 
 
-FUZZ_FRAMES = 1500
+#: CI runs 1,500 mutated frames (a few seconds); for a longer local run:
+#: RPCNET_FUZZ_FRAMES=200000 RPCNET_FUZZ_SEED=7 .venv/bin/python -m pytest -k fuzzed
+FUZZ_FRAMES = int(os.environ.get("RPCNET_FUZZ_FRAMES", "1500"))
+FUZZ_SEED = int(os.environ.get("RPCNET_FUZZ_SEED", "20261127"))
 
 
 def test_fuzzed_frames_never_stop_the_daemon(rpcnetd: RpcnetdPeer) -> None:
@@ -251,7 +255,7 @@ def test_fuzzed_frames_never_stop_the_daemon(rpcnetd: RpcnetdPeer) -> None:
     try:
         client = RawClient(rpcnetd.socket, timeout=5)
         client.open()
-        for i, frame in enumerate(_mutations(seed=20261127, count=FUZZ_FRAMES)):
+        for i, frame in enumerate(_mutations(seed=FUZZ_SEED, count=FUZZ_FRAMES)):
             try:
                 client.send(frame)
                 client.send(call_frame(52, serial=0xABCD0000 + i))
