@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-message-size", type=int, default=MAX_MESSAGE, metavar="BYTES",
                         help="largest message (header and payload) accepted (default 32 MiB)")
     parser.add_argument("--max-anonymous-clients", type=int, default=20,
-                        help="clients connected but not yet opened (default %(default)s)")
+                        help="TLS clients still in their handshake (default %(default)s)")
     parser.add_argument("--max-client-requests", type=int, default=5,
                         help="calls of one client run at once (default %(default)s)")
     parser.add_argument("--keepalive-interval", type=float, default=5.0,

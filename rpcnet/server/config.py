@@ -23,7 +23,8 @@ class ServerConfig:
     #: concurrent calls per client before the daemon stops reading from it
     max_client_requests: int = 5
     max_clients: int = 5000
-    #: clients connected but not yet past CONNECT_OPEN
+    #: clients not yet past their transport's handshake (TLS); with auth "none"
+    #: a UNIX client is authenticated on connect, as in libvirtd
     max_anonymous_clients: int = 20
     #: seconds a refused client gets to read why before it is dropped
     refusal_grace: float = 2.0

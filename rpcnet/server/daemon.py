@@ -29,7 +29,6 @@ class Server:
         self.drivers = dict(drivers)
         self.privileged = privileged()
         self.sessions: set[Session] = set()
-        self.anonymous = 0
         self._servers: list[asyncio.AbstractServer] = []
         self._socket_paths: list[Path] = []
         self._tls_acceptors: list[TlsAcceptor] = []
@@ -41,26 +40,19 @@ class Server:
         return driver
 
     def admit(self, session: Session) -> str | None:
-        """Count a new client in; returns why it is refused, or None."""
-        cfg = self.config
-        if len(self.sessions) >= cfg.max_clients:
-            return f"Too many active clients ({cfg.max_clients}), dropping connection"
-        if self.anonymous >= cfg.max_anonymous_clients:
-            return (f"Too many clients waiting to open a connection "
-                    f"({cfg.max_anonymous_clients}), dropping connection")
+        """Count a new client in; returns why it is refused, or None.
+
+        As in libvirtd with authentication "none", a client is authenticated
+        as soon as its transport is up: only TLS handshakes still in progress
+        count against ``max_anonymous_clients`` (see ``listen_tls``).
+        """
+        if len(self.sessions) >= self.config.max_clients:
+            return f"Too many active clients ({self.config.max_clients}), dropping connection"
         self.sessions.add(session)
-        self.anonymous += 1
         return None
 
-    def opened(self, session: Session) -> None:
-        """``session`` got past CONNECT_OPEN."""
-        self.anonymous -= 1
-
     def forget(self, session: Session) -> None:
-        if session in self.sessions:
-            self.sessions.discard(session)
-            if session.driver is None:
-                self.anonymous -= 1
+        self.sessions.discard(session)
 
     def session_factory(self, *, readonly: bool) -> Callable[[], Session]:
         return lambda: Session(self, readonly_socket=readonly)

@@ -323,7 +323,6 @@ class Session(asyncio.Protocol):
         target = resolve_open_name(name, privileged=self.server.privileged)
         self.driver = self.server.driver_for(target.driver)
         self.uri = target.uri
-        self.server.opened(self)
         if flags & 1:  # VIR_CONNECT_RO
             self.readonly = True
         log.info("client %s opened %s%s", self.peer, target.uri,
