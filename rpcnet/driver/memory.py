@@ -61,6 +61,17 @@ _MAC_RE = re.compile(r"^[0-9A-Fa-f]{1,2}(:[0-9A-Fa-f]{1,2}){5}$")
 _INVALID_MAC = 44  # VIR_ERR_INVALID_MAC
 
 
+def _check_one_dhcp_per_family(netdef: NetworkDef) -> None:
+    """The bridge driver serves DHCP on one address per family (networkValidate)."""
+    for family, label in (("ipv4", "IPv4"), ("ipv6", "IPv6")):
+        if sum(1 for ip in netdef.ips if ip.family == family and ip.has_dhcp) > 1:
+            raise _net_error(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"Multiple {label} dhcp sections found -- dhcp is supported only for a "
+                f"single {label} address on each network",
+            )
+
+
 def _net_error(code: int, detail: str) -> VirError:
     """An error raised by libvirt's shared network code (domain NETWORK)."""
     return VirError.make(code, ErrorDomain.NETWORK, detail)
@@ -197,6 +208,7 @@ class MemoryDriver(NetworkDriver):
             if netdef.uuid is None:
                 return dataclasses.replace(netdef, uuid=uuidlib.uuid4())
             return netdef
+        _check_one_dhcp_per_family(netdef)
         others = self._nets.bridges(excluding=netdef.name)
         if netdef.forward_mode != "bridge":
             name = netdef.bridge.name if netdef.bridge is not None else None

@@ -3,6 +3,7 @@ same commands against a real libvirtd must print exactly the same."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -237,3 +238,104 @@ def test_other_commands_answer_like_libvirtd(
     ours = outcome(virsh(rpcnetd.uri("network"), command))
     theirs = outcome(virsh(libvirtd.uri("network"), command))
     assert ours == theirs
+
+
+# Definitions the bridge driver accepts or refuses at define/start; uuid and MAC are random.
+DEFINE_CASES = {
+    'noname': (
+        "<network><bridge name='virbr80'/></network>"
+    ),
+    'two_dhcp4': (
+        "<network><name>t2</name><bridge name='virbr81'/><ip address='10.81.0.1' prefix"
+        "='24'><dhcp><range start='10.81.0.2' end='10.81.0.9'/></dhcp></ip><ip address="
+        "'10.82.0.1' prefix='24'><dhcp><range start='10.82.0.2' end='10.82.0.9'/></dhcp"
+        '></ip></network>'
+    ),
+    'ipv6_dhcp': (
+        "<network><name>v6</name><bridge name='virbr83'/><ip family='ipv6' address='fd0"
+        "0:83::1' prefix='64'><dhcp><range start='fd00:83::10' end='fd00:83::ff'/></dhc"
+        'p></ip></network>'
+    ),
+    'ipv6_noprefix': (
+        "<network><name>v6b</name><bridge name='virbr84'/><ip family='ipv6' address='fd"
+        "00:84::1'/></network>"
+    ),
+    'route_nodev': (
+        "<network><name>rt</name><forward mode='route'/><bridge name='virbr85'/><ip add"
+        "ress='10.85.0.1' netmask='255.255.255.0'/></network>"
+    ),
+    'open': (
+        "<network><name>op</name><forward mode='open'/><bridge name='virbr86'/><ip addr"
+        "ess='10.86.0.1' netmask='255.255.255.0'/></network>"
+    ),
+    'nat_dev': (
+        "<network><name>nd</name><forward mode='nat' dev='eth9'/><bridge name='virbr87'"
+        "/><ip address='10.87.0.1' netmask='255.255.255.0'/></network>"
+    ),
+    'range_outside': (
+        "<network><name>ro</name><bridge name='virbr88'/><ip address='10.88.0.1' netmas"
+        "k='255.255.255.0'><dhcp><range start='10.99.0.2' end='10.99.0.9'/></dhcp></ip>"
+        '</network>'
+    ),
+    'range_reversed': (
+        "<network><name>rr</name><bridge name='virbr89'/><ip address='10.89.0.1' netmas"
+        "k='255.255.255.0'><dhcp><range start='10.89.0.9' end='10.89.0.2'/></dhcp></ip>"
+        '</network>'
+    ),
+    'dns_host': (
+        "<network><name>dh</name><bridge name='virbr90'/><dns><host ip='10.90.0.5'><hos"
+        "tname>a</hostname></host><txt name='t' value='v'/><srv service='s' protocol='t"
+        "cp'/></dns><ip address='10.90.0.1' netmask='255.255.255.0'/></network>"
+    ),
+    'domain': (
+        "<network><name>dm</name><bridge name='virbr91'/><domain name='example.test' lo"
+        "calOnly='yes'/><ip address='10.91.0.1' netmask='255.255.255.0'/></network>"
+    ),
+    'mtu': (
+        "<network><name>mt</name><bridge name='virbr92'/><mtu size='9000'/><ip address="
+        "'10.92.0.1' netmask='255.255.255.0'/></network>"
+    ),
+    'bridgemode': (
+        "<network><name>bm</name><forward mode='bridge'/><bridge name='br0'/></network>"
+    ),
+    'badmac': (
+        "<network><name>bmac</name><bridge name='virbr93'/><mac address='zz:54:00:00:00"
+        ":01'/></network>"
+    ),
+    'multicast_mac': (
+        "<network><name>mmac</name><bridge name='virbr94'/><mac address='01:54:00:00:00"
+        ":01'/></network>"
+    ),
+    'isolated_dhcp_hosts': (
+        "<network><name>ih</name><bridge name='virbr95'/><ip address='10.95.0.1' netmas"
+        "k='255.255.255.0'><dhcp><range start='10.95.0.100' end='10.95.0.200'/><host ma"
+        "c='52:54:00:00:95:01' name='h1' ip='10.95.0.5'/></dhcp></ip></network>"
+    ),
+    'noip_nat': (
+        "<network><name>nn</name><forward mode='nat'/><bridge name='virbr96'/></network"
+        '>'
+    ),
+}
+
+
+def _normalised(result: subprocess.CompletedProcess[str]) -> tuple[int, str, str]:
+    def norm(text: str) -> str:
+        text = re.sub(r"52:54:00(:[0-9a-f]{2}){3}", "MAC", text)
+        return re.sub(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "UUID", text)
+
+    return result.returncode, norm(result.stdout), norm(result.stderr)
+
+
+@pytest.mark.parametrize("case", sorted(DEFINE_CASES))
+def test_network_definitions_answer_like_libvirtd(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, tmp_path: Path, case: str
+) -> None:
+    xml = DEFINE_CASES[case]
+    path = tmp_path / f"{case}.xml"
+    path.write_text(xml)
+    match = re.search(r"<name>([^<]+)</name>", xml)
+    name = match.group(1) if match else "unnamed"
+    script = (f"net-define {path}; net-dumpxml {name}; net-start {name}; net-info {name}; "
+              f"net-destroy {name}; net-undefine {name}")
+    assert _normalised(virsh(rpcnetd.uri("network"), script)) == _normalised(
+        virsh(libvirtd.uri("network"), script))
