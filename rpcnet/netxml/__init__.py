@@ -7,6 +7,7 @@ back exactly as libvirt does. Pure functions on strings and dataclasses.
 from .defaults import assign_defaults
 from .format import format_network
 from .model import (
+    BandwidthDef,
     BridgeDef,
     DhcpHost,
     DhcpRange,
@@ -19,9 +20,12 @@ from .model import (
     ForwardDef,
     IpDef,
     NetworkDef,
+    PortgroupDef,
+    RateDef,
+    VlanDef,
 )
 from .parse import parse_network
-from .port import BandwidthDef, PortDef, RateDef, format_port, parse_port
+from .port import PortDef, format_port, parse_port
 from .update import update_network
 
 __all__ = [
@@ -39,7 +43,9 @@ __all__ = [
     "IpDef",
     "NetworkDef",
     "PortDef",
+    "PortgroupDef",
     "RateDef",
+    "VlanDef",
     "assign_defaults",
     "format_network",
     "format_port",

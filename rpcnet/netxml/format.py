@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .model import DhcpHost, DnsDef, ForwardDef, IpDef, NetworkDef
+from .model import DhcpHost, DnsDef, ForwardDef, IpDef, NetworkDef, PortgroupDef
 
 _ESCAPES = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;"})
 
@@ -46,6 +46,8 @@ def format_network(net: NetworkDef) -> str:
     lines = [text_element(1, "name", net.name)]
     if net.uuid is not None:
         lines.append(text_element(1, "uuid", str(net.uuid)))
+    if net.metadata is not None:
+        lines.append(net.metadata)
     if net.forward is not None:
         lines += _forward(net.forward)
     lines += _bridge(net)
@@ -61,6 +63,8 @@ def format_network(net: NetworkDef) -> str:
         lines += _dns(net.dns)
     for ip in net.ips:
         lines += _ip(ip)
+    for group in net.portgroups:
+        lines += _portgroup(group)
     return "\n".join(["<network>", *lines, "</network>", ""])
 
 
@@ -137,3 +141,33 @@ def _ip(ip: IpDef) -> list[str]:
         body += element(2, "dhcp", body=dhcp)
     # libvirt always writes <ip> open and closed, even with nothing inside.
     return element(1, "ip", attrs, body)
+
+
+_RATE_FIELDS = ("average", "peak", "floor", "burst")
+
+
+def _portgroup(group: PortgroupDef) -> list[str]:
+    attrs = [
+        ("name", group.name),
+        ("default", "yes" if group.default else None),
+        ("trustGuestRxFilters", yes_no(group.trust_guest_rx_filters)),
+    ]
+    body: list[str] = []
+    vlan = group.vlan
+    if vlan is not None:
+        tags: list[str] = []
+        for tag in vlan.tags:
+            native = vlan.native_mode if tag == vlan.native_tag else None
+            tags += element(3, "tag", [("id", tag), ("nativeMode", native)])
+        body += element(2, "vlan", [("trunk", "yes" if vlan.trunk else None)], tags)
+    if group.bandwidth is not None:
+        rates: list[str] = []
+        for direction in ("inbound", "outbound"):
+            rate = getattr(group.bandwidth, direction)
+            # libvirt skips a direction whose average (and floor) is 0
+            if rate is not None and (rate.average or rate.floor):
+                values = [(f, getattr(rate, f) or None) for f in _RATE_FIELDS]
+                rates += element(3, direction, values)
+        body += element(2, "bandwidth", body=rates)
+    # like <ip>, libvirt always writes <portgroup> open and closed
+    return element(1, "portgroup", attrs, body)

@@ -149,6 +149,43 @@ class IpDef:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RateDef:
+    """One direction of ``<bandwidth>``; kbytes/s (burst: kbytes)."""
+
+    average: int | None = None
+    peak: int | None = None
+    floor: int | None = None
+    burst: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BandwidthDef:
+    inbound: RateDef | None = None
+    outbound: RateDef | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VlanDef:
+    """``<vlan>``: the tag ids, ``trunk`` and the native tag's mode."""
+
+    tags: tuple[int, ...]
+    trunk: bool = False
+    native_mode: str | None = None
+    native_tag: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortgroupDef:
+    """``<portgroup>``."""
+
+    name: str
+    default: bool = False
+    trust_guest_rx_filters: bool | None = None
+    vlan: VlanDef | None = None
+    bandwidth: BandwidthDef | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkDef:
     name: str
     uuid: uuidlib.UUID | None = None
@@ -159,6 +196,9 @@ class NetworkDef:
     domain: DomainDef | None = None
     dns: DnsDef | None = None
     ips: tuple[IpDef, ...] = ()
+    portgroups: tuple[PortgroupDef, ...] = ()
+    # ``<metadata>`` exactly as libvirt prints it, indented one level, no final newline.
+    metadata: str | None = None
 
     @property
     def forward_mode(self) -> str | None:

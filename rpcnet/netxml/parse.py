@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import uuid as uuidlib
+from copy import deepcopy
 
 from lxml import etree
 
-from rpcnet.errors import ErrorDomain
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 
 from ._errors import (
     NONE_DOMAIN,
+    bad_attr_value,
     bad_root,
     config_unsupported,
     detail_error,
@@ -42,7 +44,10 @@ from .model import (
     ForwardDef,
     IpDef,
     NetworkDef,
+    PortgroupDef,
+    VlanDef,
 )
+from .port import parse_bandwidth
 from .schema import validate_schema
 from .validate import check_network
 from .xmlutil import attr, children, parse_uint, parse_xml, text_of, uint_attr, yes_no
@@ -55,7 +60,8 @@ MODES_NEEDING_IP = ("nat", "route", "open")
 
 # Known to libvirt, not modelled here: refused instead of dropped.
 _UNSUPPORTED_CHILDREN = {
-    "network": ("portgroup", "route", "bandwidth", "virtualport", "vlan", "port", "metadata"),
+    "network": ("route", "bandwidth", "virtualport", "vlan", "port"),
+    "portgroup": ("virtualport",),
     "forward": ("pf", "address", "driver"),
     "ip": ("tftp",),
     "dhcp": ("bootp",),
@@ -85,12 +91,22 @@ def parse_network(xml: str, *, validate: bool = False) -> NetworkDef:
         raise bad_root("network", str(root.tag))
     if validate:
         validate_schema(root)
-    net = network_from_element(root)
+    metadata = None
+    if root.find("metadata") is not None:  # re-read keeping comments, as libvirt does
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, huge_tree=False, strip_cdata=False
+        )
+        metadata = etree.fromstring(xml.encode("utf-8"), parser).find("metadata")
+    net = network_from_element(root, metadata)
     check_network(net)
     return net
 
 
-def network_from_element(root: etree._Element) -> NetworkDef:
+def network_from_element(
+    root: etree._Element, metadata: etree._Element | None = None
+) -> NetworkDef:
+    """``metadata``: the ``<metadata>`` element to keep, when it should come
+    from another parse of the document than ``root`` (one keeping comments)."""
     refuse_unsupported(root)
     name = _parse_name(root)
     net_uuid = _parse_uuid(root)
@@ -109,6 +125,9 @@ def network_from_element(root: etree._Element) -> NetworkDef:
     fwd_elem = root.find("forward")
     forward = _parse_forward(fwd_elem, name) if fwd_elem is not None else None
     _check_forward(forward, bridge, ips, name)
+    portgroups = tuple(parse_portgroup(elem) for elem in children(root, "portgroup"))
+    if metadata is None:
+        metadata = root.find("metadata")
     return NetworkDef(
         name=name,
         uuid=net_uuid,
@@ -119,13 +138,15 @@ def network_from_element(root: etree._Element) -> NetworkDef:
         domain=domain,
         dns=None if dns is None or dns.is_empty else dns,
         ips=ips,
+        portgroups=portgroups,
+        metadata=None if metadata is None else format_metadata(metadata),
     )
 
 
 def refuse_unsupported(root: etree._Element) -> None:
     for elem in root.iter():
         tag = elem.tag
-        if not isinstance(tag, str):
+        if not isinstance(tag, str) or any(a.tag == "metadata" for a in elem.iterancestors()):
             continue
         if tag.startswith("{"):
             raise config_unsupported(f"XML namespace element <{tag}> is not supported")
@@ -374,3 +395,110 @@ def _check_forward(
             "A network with forward mode='bridge' can specify a bridge name or a forward dev, "
             f"but not both (network '{net_name}')"
         )
+
+
+def format_metadata(elem: etree._Element) -> str:
+    """``<metadata>`` as libvirt prints it: only the first element of each
+    namespace kept, blanks dropped, libxml2's indented dump one level deep."""
+    wrapper = etree.Element("network")
+    nsmap = {key: value for key, value in elem.nsmap.items() if key is not None}
+    meta = etree.SubElement(wrapper, "metadata", nsmap=nsmap)
+    meta.attrib.update(elem.attrib)
+    seen: set[str] = set()
+    for child in elem:
+        tag = child.tag
+        if not isinstance(tag, str) or not tag.startswith("{"):
+            continue
+        namespace = tag[1:].split("}", 1)[0]
+        if namespace in seen:
+            continue
+        seen.add(namespace)
+        copy = deepcopy(child)
+        copy.tail = None
+        meta.append(copy)
+    for node in meta.iter():
+        if len(node) and node.text is not None and not node.text.strip():
+            node.text = None
+        if node is not meta and node.tail is not None and not node.tail.strip():
+            node.tail = None
+    text = etree.tostring(wrapper, pretty_print=True, encoding="unicode")
+    return text.split("\n", 1)[1].rsplit("</network>", 1)[0].rstrip("\n")
+
+
+def parse_portgroup(elem: etree._Element) -> PortgroupDef:
+    name = attr(elem, "name")
+    if name is None:
+        raise xml_error("Missing required name attribute in portgroup")
+    trust = yes_no(elem, "trustGuestRxFilters")
+    vlan_elem = elem.find("vlan")
+    vlan = _parse_vlan(vlan_elem) if vlan_elem is not None else None
+    bandwidth = None
+    bw_elem = elem.find("bandwidth")
+    if bw_elem is not None:
+        bandwidth = parse_bandwidth(bw_elem)
+        inbound = bandwidth.inbound
+        if inbound is not None and inbound.floor is not None:
+            raise VirError.make(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                NONE_DOMAIN,
+                "floor attribute is not supported for this config",
+            )
+        if bandwidth.inbound is None and bandwidth.outbound is None:
+            bandwidth = None
+    return PortgroupDef(
+        name=name,
+        default=attr(elem, "default") == "yes",
+        trust_guest_rx_filters=trust,
+        vlan=vlan,
+        bandwidth=bandwidth,
+    )
+
+
+def _vlan_error(detail: str) -> VirError:
+    return VirError.make(ErrorCode.XML_ERROR, NONE_DOMAIN, detail)
+
+
+def _parse_vlan(elem: etree._Element) -> VlanDef:
+    tags: list[int] = []
+    native_mode = native_tag = None
+    for tag in children(elem, "tag"):
+        if attr(tag, "id") is None:
+            raise VirError.make(
+                ErrorCode.XML_ERROR,
+                ErrorDomain.XML,
+                "Missing required attribute 'id' in element 'tag'",
+            )
+        number = uint_attr(tag, "id")
+        assert number is not None
+        if number > 4095:
+            raise _vlan_error(f"vlan tag id {number} too large (maximum 4095)")
+        mode = attr(tag, "nativeMode")
+        if mode is not None:
+            if mode not in ("tagged", "untagged"):
+                raise bad_attr_value("nativeMode", "tag", mode)
+            if native_mode is not None:
+                raise _vlan_error("duplicate native vlan setting")
+            native_mode, native_tag = mode, number
+        tags.append(number)
+    trunk_text = attr(elem, "trunk")
+    if len(tags) > 1:
+        if trunk_text not in (None, "yes"):
+            raise _vlan_error(
+                f"invalid \"trunk='{trunk_text}'\" in <vlan> - trunk='yes' is required "
+                "for more than one vlan tag"
+            )
+        trunk = True
+    elif tags:
+        if trunk_text not in (None, "yes", "no"):
+            raise _vlan_error(f"invalid \"trunk='{trunk_text}'\" in <vlan> - must be yes or no")
+        trunk = trunk_text == "yes"
+        if trunk_text == "no" and native_mode is not None:
+            raise _vlan_error(
+                "invalid configuration in <vlan> - \"trunk='no'\" is not allowed "
+                "with a native vlan id"
+            )
+    else:
+        raise _vlan_error(
+            "missing tag id - each <vlan> must have at least one <tag id='n'/> subelement"
+        )
+    return VlanDef(tags=tuple(tags), trunk=trunk, native_mode=native_mode, native_tag=native_tag)

@@ -21,29 +21,14 @@ from ._errors import (
 )
 from .elements import normalize_mac
 from .format import element, text_element, yes_no
+from .model import BandwidthDef, RateDef
 from .schema import validate_schema
 from .xmlutil import attr, parse_uint, parse_xml, text_of
 from .xmlutil import yes_no as read_yes_no
 
 URL = "(networkport_definition)"
 PLUG_TYPES = ("none", "network", "bridge", "direct", "hostdev-pci")
-_RATE_FIELDS = ("average", "peak", "floor", "burst")  # libvirt's print order
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RateDef:
-    """One direction of ``<bandwidth>``; kbytes/s (burst: kbytes)."""
-
-    average: int | None = None
-    peak: int | None = None
-    floor: int | None = None
-    burst: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BandwidthDef:
-    inbound: RateDef | None = None
-    outbound: RateDef | None = None
+RATE_FIELDS = ("average", "peak", "floor", "burst")  # libvirt's print order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,7 +77,7 @@ def parse_port(xml: str, *, validate: bool = False) -> PortDef:
         owner_uuid=owner_uuid,
         mac=mac,
         group=text_of(root.find("group")) or None,
-        bandwidth=_bandwidth(bandwidth) if bandwidth is not None else None,
+        bandwidth=parse_bandwidth(bandwidth) if bandwidth is not None else None,
         trust_guest_rx_filters=read_yes_no(rx, "trustGuest") if rx is not None else None,
         plug_type=plug_type,
         plug_bridge=plug_bridge,
@@ -109,7 +94,7 @@ def _uuid(text: str | None, missing: str) -> uuidlib.UUID:
         raise internal(f"Unable to parse UUID '{text}'") from None
 
 
-def _bandwidth(elem: etree._Element) -> BandwidthDef:
+def parse_bandwidth(elem: etree._Element) -> BandwidthDef:
     rates = {}
     for direction in ("inbound", "outbound"):
         rate = elem.find(direction)
@@ -120,7 +105,7 @@ def _bandwidth(elem: etree._Element) -> BandwidthDef:
 
 def _rate(elem: etree._Element, direction: str) -> RateDef:
     values: dict[str, int | None] = {}
-    for field in _RATE_FIELDS:
+    for field in RATE_FIELDS:
         text = attr(elem, field)
         value = parse_uint(text)
         if text is not None and value is None:
@@ -179,7 +164,7 @@ def format_port(port: PortDef) -> str:
         for direction in ("inbound", "outbound"):
             rate: RateDef | None = getattr(port.bandwidth, direction)
             if rate is not None:
-                body += element(2, direction, [(f, getattr(rate, f)) for f in _RATE_FIELDS])
+                body += element(2, direction, [(f, getattr(rate, f)) for f in RATE_FIELDS])
         lines += element(1, "bandwidth", body=body)
     if port.trust_guest_rx_filters is not None:
         lines += element(1, "rxfilters", [("trustGuest", yes_no(port.trust_guest_rx_filters))])

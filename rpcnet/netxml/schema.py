@@ -23,8 +23,20 @@ _Rule = tuple[frozenset[str], frozenset[str]]
 _ALLOWED: dict[str, _Rule] = {
     "network": (
         frozenset(),
-        frozenset({"name", "uuid", "forward", "bridge", "mtu", "mac", "domain", "dns", "ip"}),
+        frozenset(
+            {"name", "uuid", "metadata", "forward", "bridge", "mtu", "mac", "domain", "dns", "ip"}
+            | {"portgroup"}
+        ),
     ),
+    "portgroup": (
+        frozenset({"name", "default", "trustGuestRxFilters"}),
+        frozenset({"vlan", "bandwidth"}),
+    ),
+    "vlan": (frozenset({"trunk"}), frozenset({"tag"})),
+    "tag": (frozenset({"id", "nativeMode"}), frozenset()),
+    "bandwidth": (frozenset(), frozenset({"inbound", "outbound"})),
+    "inbound": (frozenset({"average", "peak", "burst", "floor"}), frozenset()),
+    "outbound": (frozenset({"average", "peak", "burst"}), frozenset()),
     "name": (frozenset(), frozenset()),
     "uuid": (frozenset(), frozenset()),
     "forward": (frozenset({"mode", "dev"}), frozenset({"interface", "nat"})),
@@ -116,7 +128,9 @@ def _first_problem(root: etree._Element, table: dict[str, _Rule]) -> list[str] |
             f"Element {root.tag} failed to validate content",
         ]
     for elem in root.iter():
-        if not isinstance(elem.tag, str):
+        if not isinstance(elem.tag, str) or any(a.tag == "metadata" for a in elem.iterancestors()):
+            continue
+        if elem.tag == "metadata":  # any content, libvirt's schema allows it
             continue
         rules = _rules(elem, table)
         assert rules is not None  # the parent's check below ran first

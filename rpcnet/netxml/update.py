@@ -26,7 +26,7 @@ from .elements import (
 )
 from .format import format_network
 from .model import DhcpHost, DnsDef, DnsHost, DnsSrv, IpDef, NetworkDef
-from .parse import network_from_element, refuse_unsupported
+from .parse import network_from_element, parse_portgroup, refuse_unsupported
 from .validate import check_network
 from .xmlutil import attr, parse_xml
 
@@ -35,7 +35,7 @@ URL = "network_update_xml"
 # virNetworkUpdateCommand and virNetworkUpdateSection values.
 MODIFY, DELETE, ADD_LAST, ADD_FIRST = 1, 2, 3, 4
 _COMMANDS = (MODIFY, DELETE, ADD_LAST, ADD_FIRST)
-_NO_UPDATE = {1: "bridge", 2: "domain", 3: "ip", 6: "forward", 8: "forward pf", 9: "portgroup"}
+_NO_UPDATE = {1: "bridge", 2: "domain", 3: "ip", 6: "forward", 8: "forward pf"}
 
 T = TypeVar("T")
 Handler = Callable[[NetworkDef, int, int, etree._Element], NetworkDef]
@@ -73,7 +73,9 @@ def update_network(
 def _recheck(net: NetworkDef) -> NetworkDef:
     # Check before the round trip: parsing normalizes raw newlines in attributes.
     check_network(net)
-    return network_from_element(parse_xml(format_network(net), "(network_definition)"))
+    again = network_from_element(parse_xml(format_network(net), "(network_definition)"))
+    # the re-parse drops comments, which libvirt keeps in <metadata>
+    return dataclasses.replace(again, metadata=net.metadata)
 
 
 def _insert(items: Sequence[T], item: T, command: int) -> tuple[T, ...]:
@@ -294,10 +296,40 @@ def _srv_matches(new: DnsSrv, old: DnsSrv) -> bool:
     return all(getattr(new, f) is None or getattr(new, f) == getattr(old, f) for f in fields)
 
 
+def _portgroup(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
+    group = parse_portgroup(elem)
+    groups = net.portgroups
+    found = [i for i, old in enumerate(groups) if old.name == group.name]
+    if command in (MODIFY, DELETE) and not found:
+        raise invalid_op(
+            f"couldn't find a portgroup entry in network '{net.name}' "
+            f"matching <portgroup name='{group.name}'>"
+        )
+    if command in (ADD_FIRST, ADD_LAST) and found:
+        raise invalid_op(
+            f"there is an existing portgroup entry in network '{net.name}' that matches "
+            f"\"<portgroup name='{group.name}'>\""
+        )
+    others = [old for i, old in enumerate(groups) if i not in found]
+    if command != DELETE and group.default and any(old.default for old in others):
+        raise invalid_op(
+            f"a different portgroup entry in network '{net.name}' is already set as "
+            "the default. Only one default is allowed."
+        )
+    if command == DELETE:
+        new_groups = _without(groups, found[0])
+    elif command == MODIFY:
+        new_groups = (*groups[: found[0]], group, *groups[found[0] + 1 :])
+    else:
+        new_groups = _insert(groups, group, command)
+    return dataclasses.replace(net, portgroups=new_groups)
+
+
 _SECTIONS: dict[int, tuple[str, Handler]] = {
     4: ("host", _dhcp_host),
     5: ("range", _dhcp_range),
     7: ("interface", _forward_interface),
+    9: ("portgroup", _portgroup),
     10: ("host", _dns_host),
     11: ("txt", _dns_txt),
     12: ("srv", _dns_srv),

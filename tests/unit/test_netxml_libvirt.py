@@ -36,7 +36,6 @@ REFUSED = {
 }
 UPDATE_REFUSED = {
     "<lease": ErrorCode.CONFIG_UNSUPPORTED,
-    "<portgroup": ErrorCode.OPERATION_UNSUPPORTED,
     "192.168.150.40": ErrorCode.XML_ERROR,  # overlapping range
     "0:4:7e:7d:f0": ErrorCode.OPERATION_INVALID,  # second host with the same DUID
     "a,b": ErrorCode.XML_ERROR,

@@ -108,7 +108,8 @@ def test_refuses_unsafe_values(xml: str, needle: str) -> None:
 @pytest.mark.parametrize(
     "xml",
     [
-        "<network><name>a</name><portgroup name='p'/></network>",
+        "<network><name>a</name><portgroup name='p'><virtualport type='openvswitch'/>"
+        "</portgroup></network>",
         "<network><name>a</name><route address='10.1.0.0' prefix='16' gateway='10.0.0.2'/>"
         "</network>",
         "<network ipv6='yes'><name>a</name></network>",
