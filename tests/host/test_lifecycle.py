@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,3 +134,24 @@ def test_dead_dnsmasq_is_restarted(daemon: HostDaemon, tmp_path: Path) -> None:
         daemon.ns.run("sleep", "0.05")
     assert now and now != [pid]
     assert "of network iso died; restarting it" in daemon.log_path.read_text()
+    # the status record follows the new dnsmasq
+    record_path = daemon.state_dir / "network" / "run" / "iso" / "host.json"
+    for _ in range(100):
+        record = json.loads(record_path.read_text())
+        if record["dnsmasq_pid"] == now[0]:
+            break
+        daemon.ns.run("sleep", "0.05")
+    assert record["dnsmasq_pid"] == now[0]
+
+
+def test_status_record_names_what_runs(daemon: HostDaemon, tmp_path: Path) -> None:
+    path = tmp_path / "iso.xml"
+    path.write_text(ISOLATED_XML)
+    virsh(daemon.uri, "net-create", str(path), check=True)
+    record = json.loads((daemon.state_dir / "network" / "run" / "iso" / "host.json").read_text())
+    assert record["network"] == "iso" and record["bridge"] == "rpciso"
+    assert record["dnsmasq_pid"] == daemon.pids_of("iso/dnsmasq.conf")[0]
+    ruleset = daemon.ns.run("nft", "list", "table", "inet", "rpcnet").stdout
+    assert record["chains"] and all(
+        (f"chain {chain} " in ruleset) == (chain in ruleset) for chain in record["chains"])
+    assert any(f"chain {chain} " in ruleset for chain in record["chains"])

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from .dnsmasq_conf import Paths
@@ -49,6 +50,8 @@ class Dnsmasq:
         # cancels a restart half-way (which could orphan a daemonizing dnsmasq).
         self._lock = asyncio.Lock()
         self._stopping = False
+        #: awaited after the supervisor restarted dnsmasq (its pid changed)
+        self.on_launch: Callable[[], Awaitable[None]] | None = None
 
     @property
     def _conf_arg(self) -> str:
@@ -144,6 +147,8 @@ class Dnsmasq:
         self._restarts.append(now)
         try:
             await self._launch()
+            if self.on_launch is not None:
+                await self.on_launch()
         except Exception as exc:
             log.error("cannot restart dnsmasq of network %s: %s", self.network, exc)
             await asyncio.sleep(1.0)

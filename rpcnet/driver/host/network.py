@@ -64,6 +64,9 @@ class NetworkRuntime:
         self.name = name
         self.paths = Paths.under(host.run.dir(name))
         self.dnsmasq = Dnsmasq(host.tools, self.paths, name)
+        # a dnsmasq restarted by its supervisor has a new pid: record it
+        self.dnsmasq.on_launch = self._record
+        self._bridge: str | None = None
 
     # -- start -------------------------------------------------------------
 
@@ -93,7 +96,20 @@ class NetworkRuntime:
                 return_exceptions=True) if isinstance(result, BaseException)]
             if failures:
                 raise failures[0]
+            await self.write_record(netdef)
             undo.pop_all()
+
+    async def write_record(self, netdef: NetworkDef) -> None:
+        """Record, atomically, everything that now runs for ``netdef``."""
+        self._bridge = bridge_of(netdef)
+        await self._record()
+
+    async def _record(self) -> None:
+        if self._bridge is None:
+            return
+        await self._host.run.write(Record(
+            network=self.name, bridge=self._bridge, chains=firewall.chain_names(self._bridge),
+            dnsmasq_pid=self.dnsmasq.pid))
 
     async def _start_firewall(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
         # Undo registered first: the chains are ours whether or not nft got to them.
@@ -196,6 +212,7 @@ class NetworkRuntime:
             if not await self.dnsmasq.adopt():
                 log.warning("network %s: dnsmasq was not running; starting it", self.name)
             await self._refresh_dnsmasq(changed)
+        await self.write_record(netdef)
         return True
 
     async def update(self, old: NetworkDef, new: NetworkDef) -> None:
@@ -223,6 +240,7 @@ class NetworkRuntime:
         elif changed:
             self.dnsmasq.reload()
         self.dnsmasq.watch()
+        await self._record()
 
     async def leases(self, netdef: NetworkDef, mac: str | None) -> list[DhcpLease]:
         try:

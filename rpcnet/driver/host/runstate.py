@@ -24,8 +24,14 @@ RECORD = "host.json"
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """What runs for one network: its bridge, its nftables chains (in table
+    ``inet rpcnet``) and its dnsmasq's pid (None when it needs none). Written
+    with the bridge alone before a start, in full once everything runs."""
+
     network: str
     bridge: str
+    chains: tuple[str, ...] = ()
+    dnsmasq_pid: int | None = None
 
 
 class RunDir:
@@ -66,7 +72,9 @@ class RunDir:
             for path in sorted(self.root.iterdir()):
                 try:
                     data = json.loads((path / RECORD).read_text())
-                    found.append(Record(network=data["network"], bridge=data["bridge"]))
+                    found.append(Record(network=data["network"], bridge=data["bridge"],
+                                        chains=tuple(data.get("chains", ())),
+                                        dnsmasq_pid=data.get("dnsmasq_pid")))
                 except (OSError, ValueError, KeyError, TypeError):
                     continue
             return found
