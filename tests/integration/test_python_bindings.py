@@ -102,3 +102,9 @@ def test_events_and_keepalive(system_python: str, rpcnetd: RpcnetdPeer) -> None:
         ["all", "pyev", 1, 0]]
     assert [e for e in r["events"] if e[0] == "one"] == [
         ["one", "pyev", 2, 0], ["one", "pyev", 3, 0], ["one", "pyev", 1, 0]]
+
+
+def test_threads_sharing_one_connection(system_python: str, rpcnetd: RpcnetdPeer) -> None:
+    script = Path(__file__).parent / "scripts" / "threads.py"
+    result = run_client([SYSTEM_PYTHON, str(script), rpcnetd.uri()], timeout=120, check=True)
+    assert result.stdout.strip() == "errors: 0 []"
