@@ -10,11 +10,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Protocol
 
-from tests.peers.libvirtd import LibvirtdPeer, _answers_rpc
+from rpcnet.testing import wait_until_serving
+from tests.peers.libvirtd import LibvirtdPeer
 from tests.peers.rpcnetd import RpcnetdPeer
 
 
@@ -81,12 +81,12 @@ class Ceiling:
         self.socket = str(Path(self._tmp.name) / "sock")
         self._proc = subprocess.Popen([sys.executable, "-m", "bench.ceiling",
                                        "--socket", self.socket])
-        deadline = time.monotonic() + ready_timeout
-        while not _answers_rpc(self.socket):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the ceiling server did not start")
-            time.sleep(0.02)
+        try:
+            wait_until_serving(self._proc, self.socket, ready_timeout, lambda: "",
+                               what="the ceiling server")
+        except RuntimeError:
+            self.stop()
+            raise
 
     @property
     def uri(self) -> str:

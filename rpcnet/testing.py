@@ -28,28 +28,43 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import pytest
 
-__all__ = ["RpcnetdServer"]
+__all__ = ["RpcnetdServer", "answers_rpc", "wait_until_serving"]
 
 
-def _answers_rpc(path: Path) -> bool:
-    """True once a daemon answers AUTH_LIST (the first call of every client) at ``path``."""
+def answers_rpc(path: str | Path, timeout: float = 1.0) -> bool:
+    """True once a daemon answers AUTH_LIST (the first call of every libvirt
+    client) on the UNIX socket at ``path``."""
     header = struct.pack(">IIiiIi", 0x20008086, 1, 66, 0, 0, 0)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(1.0)
+            sock.settimeout(timeout)
             sock.connect(str(path))
             sock.sendall(struct.pack(">I", 4 + len(header)) + header)
             reply = sock.recv(4096)
     except OSError:
         return False
     return len(reply) >= 24 and struct.unpack(">iI", reply[16:24]) == (1, 0)
+
+
+def wait_until_serving(proc: subprocess.Popen[bytes], path: str | Path, timeout: float,
+                       log: Callable[[], str], what: str = "rpcnetd") -> None:
+    """Wait until the server ``proc`` answers on ``path``; raises RuntimeError
+    (with ``log()``) if it exits or is not ready within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log()}")
+        if answers_rpc(path):
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"{what} not ready after {timeout} s:\n{log()}")
 
 
 class RpcnetdServer:
@@ -86,15 +101,12 @@ class RpcnetdServer:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([*args, *self.extra_args], stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"rpcnetd exited with {self.proc.returncode}:\n{self.log()}")
-            if _answers_rpc(self.socket):
-                return self
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"rpcnetd not ready after {self.ready_timeout} s:\n{self.log()}")
+        try:
+            wait_until_serving(self.proc, self.socket, self.ready_timeout, self.log)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         """Stop the daemon with ``sig``; returns its exit status (None if not running)."""
@@ -113,6 +125,9 @@ class RpcnetdServer:
     def restart(self) -> Self:
         self.stop()
         return self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log().splitlines()[-lines:]) or "(no log)"
 
     def log(self) -> str:
         try:

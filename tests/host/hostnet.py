@@ -15,10 +15,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from tests.peers.libvirtd import _answers_rpc
+from rpcnet.testing import wait_until_serving
 from tests.peers.netns import IP, NetNamespace, _in_netns
 
 BUSYBOX = "/usr/bin/busybox"
@@ -74,14 +73,8 @@ class HostDaemon:
             self.proc = subprocess.Popen(self.ns.exec_args(*args), stdout=log,
                                          stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"rpcnetd exited {self.proc.returncode}:\n{self.log_tail()}")
-            if _answers_rpc(self.socket):
-                return self
-            time.sleep(0.02)
-        raise RuntimeError(f"rpcnetd not ready after {timeout}s:\n{self.log_tail()}")
+        wait_until_serving(self.proc, self.socket, timeout, self.log_tail)
+        return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the daemon only (what it started keeps running, as it should)."""

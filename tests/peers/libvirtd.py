@@ -23,8 +23,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import tempfile
 import time
@@ -34,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from rpcnet.testing import answers_rpc
 from tests.peers import libvirtd_conf
 from tests.peers.libvirtd_conf import ConfValue, TlsConfig
 from tests.peers.netns import NetNamespace
@@ -245,7 +244,7 @@ class LibvirtdPeer:
                 raise LibvirtdError(
                     f"libvirtd exited with {self._proc.returncode}\n{self.log_tail()}"
                 )
-            if _answers_rpc(self.socket):
+            if answers_rpc(self.socket):
                 return
             time.sleep(0.05)
         raise LibvirtdError(f"libvirtd not ready after {self._ready_timeout}s\n{self.log_tail()}")
@@ -264,25 +263,6 @@ class LibvirtdPeer:
                 proc.kill()  # unshare --kill-child passes SIGKILL on to libvirtd
                 proc.wait(timeout=10)
         self._proc = None
-
-
-def _auth_list_frame() -> bytes:
-    """REMOTE AUTH_LIST call, serial 0: the first frame every libvirt client sends."""
-    header = struct.pack(">IIiiIi", 0x20008086, 1, 66, 0, 0, 0)
-    return struct.pack(">I", 4 + len(header)) + header
-
-
-def _answers_rpc(path: str, timeout: float = 1.0) -> bool:
-    """True once the daemon replies to AUTH_LIST on the UNIX socket at `path`."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            sock.sendall(_auth_list_frame())
-            reply = sock.recv(4096)
-    except OSError:
-        return False
-    return len(reply) >= 24 and struct.unpack(">iI", reply[16:24]) == (1, 0)
 
 
 @atexit.register

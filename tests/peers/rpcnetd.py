@@ -28,8 +28,5 @@ class RpcnetdPeer(RpcnetdServer):
     def socket_ro(self) -> str:  # type: ignore[override]
         return str(self.dir / "rpcnet-sock-ro")
 
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log().splitlines()[-lines:]) or "(no log)"
-
     def cleanup(self) -> None:
         self.close()
