@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
-from typing import Any
 
 from xdrlib3 import Packer, Unpacker
 
@@ -210,7 +209,7 @@ def _proc(
     return Procedure(number, name, args, ret, readonly, style, method)
 
 
-S, P, L = CallStyle.SESSION, CallStyle.PLAIN, CallStyle.LIST_ALL
+S, L = CallStyle.SESSION, CallStyle.LIST_ALL
 
 PROCEDURES: tuple[Procedure, ...] = (
     # connection setup and properties
@@ -399,10 +398,3 @@ def api_error_domain(procedure_name: str) -> int:
             return domain
     return 20
 
-
-def describe(proc: int) -> str:
-    """A procedure's name for logs."""
-    return ALL_NAMES.get(proc, f"?({proc})")
-
-
-Args = tuple[Any, ...]

@@ -20,7 +20,7 @@ import logging
 import socket
 import struct
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, cast
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError, internal_error, rpc_error
@@ -279,33 +279,37 @@ class Session(asyncio.Protocol):
     # -- procedures the session answers itself ------------------------------
 
     async def _session_call(self, number: int, args: tuple[Any, ...]) -> Any:
-        if number == Proc.AUTH_LIST:
-            return ([0],)  # REMOTE_AUTH_NONE
-        if number == Proc.CONNECT_SUPPORTS_FEATURE:
-            return (self._supports_feature(args[0]),)
-        if number == Proc.CONNECT_OPEN:
-            self._open(*args)
-            return None
-        if number == Proc.CONNECT_CLOSE:
-            return None
-        if number == Proc.CONNECT_GET_URI:
-            return (self.uri,)
-        if number == Proc.CONNECT_IS_SECURE:
-            return (1 if self.secure else 0,)
-        if number == Proc.CONNECT_GET_LIB_VERSION:
-            return (LIB_VERSION,)
-        if number == Proc.CONNECT_REGISTER_CLOSE_CALLBACK:
-            self.close_callback = True
-            return None
-        if number == Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK:
-            self.close_callback = False
-            return None
-        if number == Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY:
-            return (await self._register_event(*args),)
-        if number == Proc.CONNECT_NETWORK_EVENT_DEREGISTER_ANY:
-            await self._deregister_event(args[0])
-            return None
-        raise AssertionError(f"procedure {number} has no session handler")
+        return await _SESSION_HANDLERS[number](self, *args)
+
+    async def _auth_list(self) -> Any:
+        return ([0],)  # REMOTE_AUTH_NONE
+
+    async def _feature(self, feature: int) -> Any:
+        return (self._supports_feature(feature),)
+
+    async def _connect_open(self, name: str | None, flags: int) -> None:
+        self._open(name, flags)
+
+    async def _nothing(self) -> None:
+        return None  # CONNECT_CLOSE: the reply is all; the session closes after it
+
+    async def _get_uri(self) -> Any:
+        return (self.uri,)
+
+    async def _is_secure(self) -> Any:
+        return (1 if self.secure else 0,)
+
+    async def _lib_version(self) -> Any:
+        return (LIB_VERSION,)
+
+    async def _register_close_callback(self) -> None:
+        self.close_callback = True
+
+    async def _unregister_close_callback(self) -> None:
+        self.close_callback = False
+
+    async def _event_register(self, event_id: int, net: NetworkRef | None) -> Any:
+        return (await self._register_event(event_id, net),)
 
     def _supports_feature(self, feature: int) -> int:
         if feature == Feature.PROGRAM_KEEPALIVE:
@@ -432,6 +436,24 @@ class Session(asyncio.Protocol):
             self._transport.abort()
         else:
             self._transport.close()
+
+
+#: The procedures the session answers itself (CallStyle.SESSION), by number.
+_SESSION_HANDLERS: dict[int, Callable[..., Awaitable[Any]]] = {
+    Proc.AUTH_LIST: Session._auth_list,
+    Proc.CONNECT_SUPPORTS_FEATURE: Session._feature,
+    Proc.CONNECT_OPEN: Session._connect_open,
+    Proc.CONNECT_CLOSE: Session._nothing,
+    Proc.CONNECT_GET_URI: Session._get_uri,
+    Proc.CONNECT_IS_SECURE: Session._is_secure,
+    Proc.CONNECT_GET_LIB_VERSION: Session._lib_version,
+    Proc.CONNECT_REGISTER_CLOSE_CALLBACK: Session._register_close_callback,
+    Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK: Session._unregister_close_callback,
+    Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY: Session._event_register,
+    Proc.CONNECT_NETWORK_EVENT_DEREGISTER_ANY: Session._deregister_event,
+}
+assert set(_SESSION_HANDLERS) == {
+    p.number for p in remote.PROCEDURES if p.style is CallStyle.SESSION}
 
 
 def _describe_peer(transport: asyncio.Transport) -> str:

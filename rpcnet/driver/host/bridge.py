@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,20 +90,3 @@ async def delete(nl: Netlink, name: str) -> bool:
             return False
         raise
     return True
-
-
-def free_name(template: str, taken: set[str]) -> str | None:
-    """The first ``template % n`` (n = 0, 1, ...) not in ``taken``."""
-    for n in range(256):
-        name = template % n
-        if name not in taken:
-            return name
-    return None
-
-
-_VALID = re.compile(r"^[^/\s:]{1,15}$")
-
-
-def valid_name(name: str) -> bool:
-    """Whether the kernel would accept ``name`` as an interface name."""
-    return bool(_VALID.match(name)) and name not in (".", "..")
