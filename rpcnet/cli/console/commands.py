@@ -371,10 +371,7 @@ PORT = Opt("port", Kind.DATA, required=True)
 
 @command("net-port-dumpxml", NETWORK, PORT, *XPATH, help="network port information in XML")
 async def net_port_dumpxml(ctx: Context, o: Options) -> bool:
-    net = await ctx.network(o.require("network"))
-    if net is None:
-        return True
-    port = await ctx.port(net, o.require("port"))
+    port = await ctx.port(o.require("network"), o.require("port"))
     if port is None:
         return True
     xml = await ctx.try_call(ctx.driver.network_port_get_xml_desc(port, 0))
@@ -385,10 +382,7 @@ async def net_port_dumpxml(ctx: Context, o: Options) -> bool:
 
 @command("net-port-delete", NETWORK, PORT, help="delete the specified network port")
 async def net_port_delete(ctx: Context, o: Options) -> bool:
-    net = await ctx.network(o.require("network"))
-    if net is None:
-        return True
-    port = await ctx.port(net, o.require("port"))
+    port = await ctx.port(o.require("network"), o.require("port"))
     if port is None:
         return True
     try:

@@ -68,7 +68,12 @@ class Context:
             self.out.error(f"failed to get network '{name}'")
         return net
 
-    async def port(self, net: NetworkRef, uuid_text: str) -> PortRef | None:
+    async def port(self, network: str, uuid_text: str) -> PortRef | None:
+        """The port ``uuid_text`` of network ``network``, or None once the
+        missing network or port has been reported, as virsh does."""
+        net = await self.network(network)
+        if net is None:
+            return None
         try:
             uuid = UUID(uuid_text).bytes
         except ValueError:
