@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -152,3 +153,29 @@ def test_status_record_names_what_runs(daemon: HostDaemon, tmp_path: Path) -> No
     assert record["chains"] and all(
         (f"chain {chain} " in ruleset) == (chain in ruleset) for chain in record["chains"])
     assert any(f"chain {chain} " in ruleset for chain in record["chains"])
+
+
+HOST_BRIDGE_XML = """<network><name>shared</name><forward mode='bridge'/>
+<bridge name='hostbr0'/></network>"""
+
+
+def test_host_bridge_network_uses_and_keeps_the_hosts_bridge(
+    daemon: HostDaemon, tmp_path: Path
+) -> None:
+    daemon.ns.run("ip", "link", "add", "hostbr0", "type", "bridge")
+    daemon.ns.run("ip", "addr", "add", "10.70.0.1/24", "dev", "hostbr0")
+    before = daemon.snapshot()
+    path = tmp_path / "shared.xml"
+    path.write_text(HOST_BRIDGE_XML)
+    virsh(daemon.uri, "net-define", str(path), check=True)
+    virsh(daemon.uri, "net-start", "shared", check=True)
+    info = virsh(daemon.uri, "net-info", "shared", check=True).stdout
+    assert "Active:         yes" in info and "Bridge:         hostbr0" in info
+    assert daemon.snapshot() == before  # like libvirt: nothing created, no dnsmasq, no rules
+    # a daemon crash and restart keeps it running
+    daemon.stop(signal.SIGKILL)
+    daemon.start()
+    assert "Active:         yes" in virsh(daemon.uri, "net-info", "shared", check=True).stdout
+    virsh(daemon.uri, "net-destroy", "shared", check=True)
+    assert daemon.snapshot() == before  # the host's bridge and its address stay
+    assert not (daemon.state_dir / "network" / "run" / "shared").exists()

@@ -19,7 +19,7 @@ from rpcnet.protocol.values import DhcpLease, NetworkRef
 
 from . import bridge, firewall
 from .netlink import Netlink
-from .network import Host, NetworkRuntime, bridge_of
+from .network import Host, NetworkRuntime, owned_bridge
 from .nft import Nft
 from .runstate import RunDir
 from .tools import Tools
@@ -77,12 +77,11 @@ class HostDriver(MemoryDriver):
         except BaseException:
             self._runtimes.pop(netdef.name, None)
             raise
-        log.info("network %s started on %s", netdef.name, bridge_of(netdef))
+        log.info("network %s started on %s", netdef.name, _on(netdef))
 
     async def _deactivate(self, live: NetworkDef) -> None:
         runtime = self._runtimes.pop(live.name, None) or NetworkRuntime(self._host, live.name)
-        bridge_name = live.bridge.name if live.bridge is not None else None
-        if await runtime.stop(bridge_name):
+        if await runtime.stop(owned_bridge(live)):
             log.info("network %s stopped", live.name)
 
     async def _apply_update(self, old: NetworkDef, new: NetworkDef, section: int) -> None:
@@ -108,7 +107,7 @@ class HostDriver(MemoryDriver):
                 log.error("network %s: cannot adopt it: %s", obj.name, exc)
                 continue  # keep it marked running; destroy still cleans it up
             if adopted:
-                log.info("network %s: adopted running %s", obj.name, bridge_of(obj.live))
+                log.info("network %s: adopted running %s", obj.name, _on(obj.live))
             else:
                 log.warning("network %s: its bridge is gone; marking it stopped", obj.name)
                 await self._forget_live(obj)
@@ -123,7 +122,7 @@ class HostDriver(MemoryDriver):
     async def _forget_live(self, obj: NetObj) -> None:
         live = obj.live
         assert live is not None
-        await self._runtime(obj.name).stop(live.bridge.name if live.bridge else None)
+        await self._runtime(obj.name).stop(owned_bridge(live))
         self._runtimes.pop(obj.name, None)
         await self._io(StateStore.delete_status_sync, obj.name)
         obj.live = None
@@ -134,8 +133,9 @@ class HostDriver(MemoryDriver):
     async def _remove_stray_chains(self) -> None:
         wanted: set[str] = set()
         for obj in self._nets:
-            if obj.live is not None and obj.live.bridge is not None and obj.live.bridge.name:
-                wanted.update(firewall.chain_names(obj.live.bridge.name))
+            bridge_name = owned_bridge(obj.live) if obj.live is not None else None
+            if bridge_name:
+                wanted.update(firewall.chain_names(bridge_name))
         try:
             existing = await self._host.nft.chains()
             stray = existing - wanted
@@ -150,3 +150,8 @@ class HostDriver(MemoryDriver):
         for runtime in self._runtimes.values():
             runtime.detach()
         self._host.netlink.close()
+
+
+def _on(netdef: NetworkDef) -> str:
+    """Where ``netdef`` runs, for the log."""
+    return owned_bridge(netdef) or f"the host's interfaces (forward mode {netdef.forward_mode})"

@@ -5,6 +5,11 @@ addresses, the firewall chains, dnsmasq. Each step registers its undo on an
 AsyncExitStack as it succeeds, so a failure anywhere leaves nothing behind.
 Stop undoes the same steps from what exists, so it also cleans up a network
 that is half gone (or was half built when a previous daemon died).
+
+Networks in the external forward modes (bridge, private, vepa, passthrough,
+hostdev) use what the host already has: like libvirt, starting one creates
+nothing but its record, and stopping it never touches the host's bridge or
+interfaces.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from .tools import Tools
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_MODES = (None, "nat", "route", "open")
+EXTERNAL_MODES = ("bridge", "private", "vepa", "passthrough", "hostdev")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,14 @@ class Host:
     nft: Nft
     tools: Tools
     run: RunDir
+
+
+def owned_bridge(netdef: NetworkDef) -> str | None:
+    """The bridge rpcnetd creates and deletes for ``netdef``; None in the
+    external modes, whose bridge (if any) belongs to the host."""
+    if netdef.forward_mode in EXTERNAL_MODES:
+        return None
+    return bridge_of(netdef)
 
 
 def bridge_of(netdef: NetworkDef) -> str:
@@ -72,10 +85,9 @@ class NetworkRuntime:
 
     async def start(self, netdef: NetworkDef) -> None:
         """Make ``netdef`` run; on any failure undo every step and raise VirError."""
-        if netdef.forward_mode not in SUPPORTED_MODES:
-            raise VirError.make(ErrorCode.NO_SUPPORT, ErrorDomain.NETWORK,
-                                f"forward mode '{netdef.forward_mode}' of network "
-                                f"'{netdef.name}' is not supported by the host backend")
+        if netdef.forward_mode in EXTERNAL_MODES:
+            await self._host.run.write(Record(network=netdef.name, bridge=None))
+            return
         name = bridge_of(netdef)
         if dnsmasq_conf.needed(netdef):
             self._host.tools.find("dnsmasq")
@@ -101,7 +113,7 @@ class NetworkRuntime:
 
     async def write_record(self, netdef: NetworkDef) -> None:
         """Record, atomically, everything that now runs for ``netdef``."""
-        self._bridge = bridge_of(netdef)
+        self._bridge = owned_bridge(netdef)
         await self._record()
 
     async def _record(self) -> None:
@@ -197,6 +209,9 @@ class NetworkRuntime:
         """Take over ``netdef`` left running by an earlier daemon without
         disturbing it: re-add only what is missing. False when its bridge is
         gone, i.e. the network is not running any more."""
+        if netdef.forward_mode in EXTERNAL_MODES:
+            await self._host.run.write(Record(network=netdef.name, bridge=None))
+            return True
         name = bridge_of(netdef)
         link = await bridge.get_link(self._host.netlink, name)
         if link is None or link.kind != "bridge":

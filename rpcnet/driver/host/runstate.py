@@ -26,10 +26,11 @@ RECORD = "host.json"
 class Record:
     """What runs for one network: its bridge, its nftables chains (in table
     ``inet rpcnet``) and its dnsmasq's pid (None when it needs none). Written
-    with the bridge alone before a start, in full once everything runs."""
+    with the bridge alone before a start, in full once everything runs.
+    ``bridge`` is None for a network that uses the host's own interfaces."""
 
     network: str
-    bridge: str
+    bridge: str | None
     chains: tuple[str, ...] = ()
     dnsmasq_pid: int | None = None
 
