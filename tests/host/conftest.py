@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.host.hostnet import BUSYBOX, Guest, HostDaemon, Uplink
+from tests.host.hostnet import BUSYBOX, DHCLIENT, Guest, HostDaemon, Uplink
 from tests.peers.netns import IP
 from tests.peers.requirements import need_executable, need_root
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.host
 @pytest.fixture(scope="session")
 def host_tools() -> None:
     need_root()
-    for tool in (IP, "/usr/sbin/nft", "/usr/sbin/dnsmasq", BUSYBOX, "/usr/bin/virsh"):
+    for tool in (IP, "/usr/sbin/nft", "/usr/sbin/dnsmasq", BUSYBOX, DHCLIENT, "/usr/bin/virsh"):
         need_executable(tool)
 
 

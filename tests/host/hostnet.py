@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from rpcnet.testing import wait_until_serving
 from tests.peers.netns import IP, NetNamespace, _in_netns
 
 BUSYBOX = "/usr/bin/busybox"
+DHCLIENT = "/usr/sbin/dhclient"
 REPO = Path(__file__).resolve().parents[2]
 _UDHCPC_SCRIPT = """#!/bin/sh
 case "$1" in
@@ -140,6 +143,33 @@ class Guest:
         if res.returncode != 0:
             raise AssertionError(f"udhcpc failed: {res.stdout}{res.stderr}")
         return self.address()
+
+    def dhcp6(self, tmp: Path, timeout: int = 15) -> ipaddress.IPv6Interface:
+        """Run ISC dhclient -6 once; returns the address it leased."""
+        self.wait_link_local()
+        conf = tmp / "dhclient6.conf"
+        conf.write_text(f"timeout {timeout};\n")
+        lease_file = tmp / f"dhclient6-{self.port}.leases"
+        res = self.ns.run(DHCLIENT, "-6", "-1", "-v", "-cf", str(conf), "-lf", str(lease_file),
+                          "-pf", str(tmp / f"dhclient6-{self.port}.pid"), "-sf", "/bin/true",
+                          "--no-pid", "eth0", timeout=timeout + 10)
+        if res.returncode != 0:
+            raise AssertionError(f"dhclient -6 failed: {res.stdout}{res.stderr}")
+        found = re.findall(r"iaaddr ([0-9a-f:]+)", lease_file.read_text())
+        if not found:
+            raise AssertionError(f"dhclient -6 wrote no address: {lease_file.read_text()}")
+        return ipaddress.IPv6Interface(f"{found[-1]}/128")
+
+    def wait_link_local(self, timeout: float = 5.0) -> None:
+        """Wait until eth0's link-local address passed duplicate address
+        detection (DHCPv6 clients bind to it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = ip("-n", self.ns.name, "-6", "addr", "show", "dev", "eth0", "scope", "link")
+            if "inet6" in out and "tentative" not in out:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"eth0 of {self.ns.name} has no usable link-local address")
 
     def set_address(self, addr: str, gateway: str) -> None:
         ip("-n", self.ns.name, "addr", "add", addr, "dev", "eth0")

@@ -108,12 +108,18 @@ def test_leases_file_to_libvirt_records() -> None:
     text = ("1700000000 52:54:00:AA:BB:CC 10.1.0.5 guest 01:52:54:00:aa:bb:cc\n"
             "1700000001 52:54:00:aa:bb:dd 10.1.0.6 * *\n"
             "duid 00:01:00:01:aa\n"
-            "1700000002 12345 fd00::15 g6 00:04:ab\n")
+            "1700000002 12345 fd00::15 g6 00:04:ab\n"
+            "1700000003 7 fd00::16 * 00:01:00:01:32:9c:95:7a:52:54:00:00:43:01\n"
+            "1700000004 8 fd00::17 * 00:03:00:01:52:54:00:00:43:02\n")
     got = leases.parse(text, netdef)
     assert [(x.ipaddr, x.prefix, x.mac, x.hostname, x.clientid, x.type) for x in got] == [
         ("10.1.0.5", 24, "52:54:00:aa:bb:cc", "guest", "01:52:54:00:aa:bb:cc", 0),
         ("10.1.0.6", 24, "52:54:00:aa:bb:dd", None, None, 0),
         ("fd00::15", 64, None, "g6", "00:04:ab", 1),
+        # the MAC inside a DUID-LLT and a DUID-LL, as libvirt shows it
+        ("fd00::16", 64, "52:54:00:00:43:01", None, "00:01:00:01:32:9c:95:7a:52:54:00:00:43:01", 1),
+        ("fd00::17", 64, "52:54:00:00:43:02", None, "00:03:00:01:52:54:00:00:43:02", 1),
     ]
     assert got[2].iaid == "12345" and got[0].iface == "virbr9" and got[0].expirytime == 1700000000
     assert [x.ipaddr for x in leases.parse(text, netdef, "52:54:00:aa:bb:dd")] == ["10.1.0.6"]
+    assert [x.ipaddr for x in leases.parse(text, netdef, "52:54:00:00:43:02")] == ["fd00::17"]

@@ -2,6 +2,9 @@
 
 Lines are ``EXPIRY MAC IP HOSTNAME CLIENTID`` for IPv4; after a ``duid``
 line they are ``EXPIRY IAID IP HOSTNAME DUID`` for IPv6; ``*`` means none.
+dnsmasq does not store an IPv6 client's MAC; libvirt shows the one dnsmasq
+hands its lease script, which for the usual DUID-LLT and DUID-LL of an
+Ethernet client is the MAC inside the DUID, so it is taken from there.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def parse(text: str, netdef: NetworkDef, mac: str | None = None) -> list[DhcpLea
         except ValueError:
             continue
         v6 = addr.version == 6
-        lease_mac = None if v6 else fields[1].lower()
+        lease_mac = _mac_in_duid(fields[4]) if v6 else fields[1].lower()
         if mac is not None and lease_mac != mac.lower():
             continue
         prefix = next((ip.effective_prefix for ip in netdef.ips if addr in ip.network),
@@ -45,3 +48,15 @@ def parse(text: str, netdef: NetworkDef, mac: str | None = None) -> list[DhcpLea
             clientid=None if fields[4] == "*" else fields[4],
         ))
     return found
+
+
+def _mac_in_duid(duid: str) -> str | None:
+    """The Ethernet MAC inside a DUID-LLT (type 1) or DUID-LL (type 3)."""
+    octets = duid.lower().split(":")
+    if octets[2:4] != ["00", "01"]:  # hardware type 1: Ethernet
+        return None
+    if octets[:2] == ["00", "01"] and len(octets) == 14:
+        return ":".join(octets[8:])
+    if octets[:2] == ["00", "03"] and len(octets) == 10:
+        return ":".join(octets[4:])
+    return None
