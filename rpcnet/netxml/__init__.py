@@ -22,6 +22,7 @@ from .model import (
     NetworkDef,
     PortgroupDef,
     RateDef,
+    RouteDef,
     VlanDef,
 )
 from .parse import parse_network
@@ -45,6 +46,7 @@ __all__ = [
     "PortDef",
     "PortgroupDef",
     "RateDef",
+    "RouteDef",
     "VlanDef",
     "assign_defaults",
     "format_network",

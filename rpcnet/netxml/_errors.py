@@ -50,6 +50,14 @@ def bad_attr_value(attr: str, element: str, value: str, expected: str = "") -> V
     return VirError.make(ErrorCode.XML_ERROR, ErrorDomain.XML, detail)
 
 
+def zero_not_permitted(attr: str, element: str) -> VirError:
+    return VirError.make(
+        ErrorCode.XML_ERROR,
+        ErrorDomain.XML,
+        f"Invalid value for attribute '{attr}' in element '{element}': Zero is not permitted",
+    )
+
+
 def bad_root(expected: str, found: str) -> VirError:
     return VirError.make(
         ErrorCode.XML_ERROR,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .model import DhcpHost, DnsDef, ForwardDef, IpDef, NetworkDef, PortgroupDef
+from .model import DhcpHost, DnsDef, ForwardDef, IpDef, NetworkDef, PortgroupDef, RouteDef
 
 _ESCAPES = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;"})
 
@@ -63,14 +63,17 @@ def format_network(net: NetworkDef) -> str:
         lines += _dns(net.dns)
     for ip in net.ips:
         lines += _ip(ip)
+    for route in net.routes:
+        lines += _route(route)
     for group in net.portgroups:
         lines += _portgroup(group)
-    return "\n".join(["<network>", *lines, "</network>", ""])
+    head = f"<network{_attrs([('ipv6', 'yes' if net.ipv6 else None)])}>"
+    return "\n".join([head, *lines, "</network>", ""])
 
 
 def _forward(fwd: ForwardDef) -> list[str]:
     body: list[str] = []
-    if fwd.has_nat:
+    if fwd.mode == "nat" and (fwd.has_nat or fwd.nat_ipv6 is not None):
         nat: list[str] = []
         if fwd.nat_address_start is not None:
             nat += element(
@@ -78,7 +81,7 @@ def _forward(fwd: ForwardDef) -> list[str]:
             )
         if fwd.nat_port_start is not None:
             nat += element(3, "port", [("start", fwd.nat_port_start), ("end", fwd.nat_port_end)])
-        body += element(2, "nat", body=nat)
+        body += element(2, "nat", [("ipv6", yes_no(fwd.nat_ipv6))], nat or None)
     for dev in fwd.interfaces:
         body += element(2, "interface", [("dev", dev)])
     return element(1, "forward", [("dev", fwd.dev), ("mode", fwd.mode)], body or None)
@@ -141,6 +144,21 @@ def _ip(ip: IpDef) -> list[str]:
         body += element(2, "dhcp", body=dhcp)
     # libvirt always writes <ip> open and closed, even with nothing inside.
     return element(1, "ip", attrs, body)
+
+
+def _route(route: RouteDef) -> list[str]:
+    return element(
+        1,
+        "route",
+        [
+            ("family", route.family),
+            ("address", route.address),
+            ("netmask", route.netmask),
+            ("prefix", route.prefix),
+            ("gateway", route.gateway),
+            ("metric", route.metric),
+        ],
+    )
 
 
 _RATE_FIELDS = ("average", "peak", "floor", "burst")

@@ -33,6 +33,8 @@ class ForwardDef:
     nat_address_end: ipaddress.IPv4Address | None = None
     nat_port_start: int | None = None
     nat_port_end: int | None = None
+    # ``<nat ipv6='yes|no'/>``: masquerade IPv6 too; None when absent.
+    nat_ipv6: bool | None = None
 
     @property
     def dev(self) -> str | None:
@@ -149,6 +151,34 @@ class IpDef:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RouteDef:
+    """``<route>``: a static route the bridge gets while the network runs.
+
+    ``family`` is the attribute as written (None when absent); ``prefix``
+    and ``netmask`` are mutually exclusive, and with neither the route is a
+    default route (prefix 0). ``metric`` is None when absent (never 0).
+    """
+
+    family: str | None = None
+    address: IPAddress
+    prefix: int | None = None
+    netmask: ipaddress.IPv4Address | None = None
+    gateway: IPAddress
+    metric: int | None = None
+
+    @property
+    def effective_prefix(self) -> int:
+        if self.netmask is not None:
+            return ipaddress.IPv4Network(f"0.0.0.0/{self.netmask}").prefixlen
+        return self.prefix or 0
+
+    @property
+    def network(self) -> IPNetwork:
+        """The destination, e.g. ``IPv4Network('192.168.222.0/24')``."""
+        return ipaddress.ip_network(f"{self.address}/{self.effective_prefix}", strict=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RateDef:
     """One direction of ``<bandwidth>``; kbytes/s (burst: kbytes)."""
 
@@ -196,7 +226,11 @@ class NetworkDef:
     domain: DomainDef | None = None
     dns: DnsDef | None = None
     ips: tuple[IpDef, ...] = ()
+    routes: tuple[RouteDef, ...] = ()
     portgroups: tuple[PortgroupDef, ...] = ()
+    # ``<network ipv6='yes'>``: IPv6 between guests without an IPv6 address
+    # on the bridge; None when absent (libvirt prints it only when yes).
+    ipv6: bool | None = None
     # ``<metadata>`` exactly as libvirt prints it, indented one level, no final newline.
     metadata: str | None = None
 

@@ -45,6 +45,7 @@ from .model import (
     IpDef,
     NetworkDef,
     PortgroupDef,
+    RouteDef,
     VlanDef,
 )
 from .port import parse_bandwidth
@@ -60,7 +61,7 @@ MODES_NEEDING_IP = ("nat", "route", "open")
 
 # Known to libvirt, not modelled here: refused instead of dropped.
 _UNSUPPORTED_CHILDREN = {
-    "network": ("route", "bandwidth", "virtualport", "vlan", "port"),
+    "network": ("bandwidth", "virtualport", "vlan", "port"),
     "portgroup": ("virtualport",),
     "forward": ("pf", "address", "driver"),
     "ip": ("tftp",),
@@ -69,12 +70,11 @@ _UNSUPPORTED_CHILDREN = {
     "host": ("lease",),
 }
 _UNSUPPORTED_ATTRS = {
-    "network": ("ipv6", "trustGuestRxFilters"),
+    "network": ("trustGuestRxFilters",),
     "bridge": ("macTableManager", "zone"),
     "domain": ("register",),
     "dns": ("forwardPlainNames",),
     "ip": ("localPtr",),
-    "nat": ("ipv6",),
     "forward": ("managed", "trustGuestRxFilters"),
 }
 
@@ -110,6 +110,7 @@ def network_from_element(
     refuse_unsupported(root)
     name = _parse_name(root)
     net_uuid = _parse_uuid(root)
+    ipv6 = _parse_ipv6(root, name)
     bridge = _parse_bridge(root.find("bridge"), name)
     mac = _parse_mac(root.find("mac"), name)
     mtu = _parse_mtu(root.find("mtu"), name)
@@ -122,6 +123,8 @@ def network_from_element(
     dns_elem = root.find("dns")
     dns = _parse_dns(dns_elem, name) if dns_elem is not None else None
     ips = tuple(_parse_ip(elem, name) for elem in children(root, "ip"))
+    routes = tuple(_parse_route(elem, name) for elem in children(root, "route"))
+    _check_gateways(routes, ips, name)
     fwd_elem = root.find("forward")
     forward = _parse_forward(fwd_elem, name) if fwd_elem is not None else None
     _check_forward(forward, bridge, ips, name)
@@ -138,7 +141,9 @@ def network_from_element(
         domain=domain,
         dns=None if dns is None or dns.is_empty else dns,
         ips=ips,
+        routes=routes,
         portgroups=portgroups,
+        ipv6=ipv6,
         metadata=None if metadata is None else format_metadata(metadata),
     )
 
@@ -177,6 +182,15 @@ def _parse_uuid(root: etree._Element) -> uuidlib.UUID | None:
         return uuidlib.UUID(text.strip())
     except ValueError:
         raise internal("malformed uuid element") from None
+
+
+def _parse_ipv6(root: etree._Element, net_name: str) -> bool | None:
+    text = attr(root, "ipv6")
+    if text is None:
+        return None
+    if text not in ("yes", "no"):
+        raise xml_error(f"Invalid ipv6 setting '{text}' in network '{net_name}'")
+    return text == "yes"
 
 
 def _parse_bridge(elem: etree._Element | None, net_name: str) -> BridgeDef | None:
@@ -310,6 +324,107 @@ def _parse_netmask(
     return mask
 
 
+def _parse_route(elem: etree._Element, net_name: str) -> RouteDef:
+    """One ``<route>``, checked as libvirt's virNetDevIPRouteCreate does
+    (its messages start with the network name)."""
+    prefix = uint_attr(elem, "prefix")
+    metric = uint_attr(elem, "metric", nonzero=True)
+    family = attr(elem, "family")
+    address_text, gateway_text = attr(elem, "address"), attr(elem, "gateway")
+    netmask_text = attr(elem, "netmask")
+
+    def error(detail: str, where: str = " in route definition") -> VirError:
+        return xml_error(f"{net_name}: {detail}{where}")
+
+    if address_text is None:
+        raise error("Missing required address attribute")
+    if gateway_text is None:
+        raise error("Missing required gateway attribute")
+    address = _exact_address(address_text)
+    if address is None:
+        raise error(f"Bad network address '{address_text}'")
+    gateway = _exact_address(gateway_text)
+    if gateway is None:
+        raise error(f"Bad gateway address '{gateway_text}'")
+    netmask = None
+    if family in (None, "ipv4"):
+        said = "No family specified" if family is None else "IPv4 family specified"
+        if address.version != 4:
+            raise error(f"{said} for non-IPv4 address '{address_text}'")
+        if gateway.version != 4:  # libvirt names the address here, not the gateway
+            raise error(f"{said} for non-IPv4 gateway '{address_text}'")
+        if netmask_text is not None:
+            mask = _exact_address(netmask_text)
+            if mask is None:
+                raise error(f"Bad netmask address '{netmask_text}'")
+            if not isinstance(mask, ipaddress.IPv4Address):
+                raise error(
+                    f"Invalid netmask '{netmask_text}' for address '{address_text}' "
+                    "(both must be IPv4)",
+                    "",
+                )
+            if prefix is not None:
+                raise error("Route definition cannot have both a prefix and a netmask", "")
+            netmask = mask
+        limit = 32
+    elif family == "ipv6":
+        if address.version != 6:
+            raise error(f"ipv6 family specified for non-IPv6 address '{address_text}'")
+        if netmask_text is not None:
+            raise error(f"Specifying netmask invalid for IPv6 address '{address_text}'")
+        if gateway.version != 6:
+            raise error(f"ipv6 specified for non-IPv6 gateway address '{gateway_text}'")
+        limit = 128
+    else:
+        raise error(f"Unrecognized family '{family}'")
+    if prefix is not None and prefix > limit:
+        raise error(
+            f"Invalid prefix {prefix} specified in route definition, must be 0 - {limit}", ""
+        )
+    if netmask is not None:
+        masked = int(address) & int(netmask)
+    else:
+        masked = _mask(int(address), prefix or 0, limit)
+    if masked != int(address):
+        raise error(f"Address '{address_text}' in route definition is not a network address", "")
+    return RouteDef(
+        family=family,
+        address=address,
+        prefix=prefix,
+        netmask=netmask,
+        gateway=gateway,
+        metric=metric,
+    )
+
+
+def _exact_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address written exactly (libvirt's getaddrinfo takes no blanks)."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _mask(value: int, prefix: int, bits: int) -> int:
+    return value & (((1 << prefix) - 1) << (bits - prefix))
+
+
+def _check_gateways(routes: tuple[RouteDef, ...], ips: tuple[IpDef, ...], net_name: str) -> None:
+    """Every route's gateway must be on the subnet of one of the network's addresses."""
+    for route in routes:
+        gateway = route.gateway
+        bits = gateway.max_prefixlen
+        if not any(
+            ip.address.version == gateway.version
+            and _mask(int(ip.address), ip.effective_prefix, bits)
+            == _mask(int(gateway), ip.effective_prefix, bits)
+            for ip in ips
+        ):
+            raise config_unsupported(
+                f"unreachable static route gateway '{gateway}' specified for network '{net_name}'"
+            )
+
+
 def _parse_forward(elem: etree._Element, net_name: str) -> ForwardDef:
     mode = attr(elem, "mode") or "nat"
     if mode not in FORWARD_MODES:
@@ -343,6 +458,7 @@ def _parse_forward(elem: etree._Element, net_name: str) -> ForwardDef:
 
 def _parse_nat(elem: etree._Element, net_name: str, fwd: ForwardDef) -> ForwardDef:
     where = f"in <nat> in <forward> in network {net_name}"
+    nat_ipv6 = yes_no(elem, "ipv6")
     addr_start = addr_end = None
     port_start = port_end = None
     address = elem.find("address")
@@ -377,6 +493,7 @@ def _parse_nat(elem: etree._Element, net_name: str, fwd: ForwardDef) -> ForwardD
         nat_address_end=addr_end,
         nat_port_start=port_start,
         nat_port_end=port_end,
+        nat_ipv6=nat_ipv6,
     )
 
 

@@ -22,11 +22,15 @@ SCHEMA_PATH = SCHEMA_DIR / "network.rng"
 _Rule = tuple[frozenset[str], frozenset[str]]
 _ALLOWED: dict[str, _Rule] = {
     "network": (
-        frozenset(),
+        frozenset({"ipv6"}),
         frozenset(
             {"name", "uuid", "metadata", "forward", "bridge", "mtu", "mac", "domain", "dns", "ip"}
-            | {"portgroup"}
+            | {"portgroup", "route"}
         ),
+    ),
+    "route": (
+        frozenset({"family", "address", "netmask", "prefix", "gateway", "metric"}),
+        frozenset(),
     ),
     "portgroup": (
         frozenset({"name", "default", "trustGuestRxFilters"}),
@@ -41,7 +45,7 @@ _ALLOWED: dict[str, _Rule] = {
     "uuid": (frozenset(), frozenset()),
     "forward": (frozenset({"mode", "dev"}), frozenset({"interface", "nat"})),
     "interface": (frozenset({"dev"}), frozenset()),
-    "nat": (frozenset(), frozenset({"address", "port"})),
+    "nat": (frozenset({"ipv6"}), frozenset({"address", "port"})),
     "address": (frozenset({"start", "end"}), frozenset()),
     "port": (frozenset({"start", "end"}), frozenset()),
     "bridge": (frozenset({"name", "stp", "delay"}), frozenset()),

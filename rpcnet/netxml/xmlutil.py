@@ -7,7 +7,7 @@ from lxml import etree
 
 from rpcnet.errors import VirError
 
-from ._errors import bad_attr_value, detail_error
+from ._errors import bad_attr_value, detail_error, zero_not_permitted
 
 _CONTEXT = 80  # libvirt shows at most this many characters each side of the error
 
@@ -59,14 +59,20 @@ def yes_no(elem: etree._Element, name: str) -> bool | None:
     raise bad_attr_value(name, str(elem.tag), value)
 
 
-def uint_attr(elem: etree._Element, name: str) -> int | None:
-    """A non-negative integer attribute as libvirt's strict parser reads it."""
+def uint_attr(
+    elem: etree._Element, name: str, *, nonzero: bool = False, limit: int = 0xFFFFFFFF
+) -> int | None:
+    """An unsigned int attribute as libvirt's ``virXMLPropUInt`` reads it
+    (leading blanks and '+' allowed, nothing after the digits)."""
     value = attr(elem, name)
     if value is None:
         return None
-    if not value.isascii() or not value.isdigit():
+    digits = value.lstrip(" \t\n\v\f\r").removeprefix("+")
+    if not digits.isascii() or not digits.isdigit() or int(digits) > limit:
         raise bad_attr_value(name, str(elem.tag), value, "non-negative integer value")
-    return int(value)
+    if nonzero and int(digits) == 0:
+        raise zero_not_permitted(name, str(elem.tag))
+    return int(digits)
 
 
 def parse_uint(text: str | None) -> int | None:

@@ -110,14 +110,28 @@ def test_refuses_unsafe_values(xml: str, needle: str) -> None:
     [
         "<network><name>a</name><portgroup name='p'><virtualport type='openvswitch'/>"
         "</portgroup></network>",
-        "<network><name>a</name><route address='10.1.0.0' prefix='16' gateway='10.0.0.2'/>"
-        "</network>",
-        "<network ipv6='yes'><name>a</name></network>",
         "<network><name>a</name><forward mode='hostdev'/></network>",
     ],
 )
 def test_refuses_known_but_unmodelled(xml: str) -> None:
     assert error_of(xml).code == ErrorCode.CONFIG_UNSUPPORTED
+
+
+def test_routes_nat_ipv6_and_network_ipv6() -> None:
+    net = parse_network(
+        "<network ipv6='yes'><name>a</name><forward mode='nat'><nat ipv6='yes'/></forward>"
+        "<ip address='10.0.0.1' prefix='24'/><ip family='ipv6' address='fd00::1' prefix='64'/>"
+        "<route address='192.168.222.0' netmask='255.255.255.0' gateway='10.0.0.2' metric='3'/>"
+        "<route family='ipv6' address='::' gateway='fd00::2'/></network>"
+    )
+    assert net.ipv6 is True
+    assert net.forward is not None and net.forward.nat_ipv6 is True
+    first, default = net.routes
+    assert first.network == ipaddress.ip_network("192.168.222.0/24")
+    assert (first.family, first.prefix, first.metric) == (None, None, 3)
+    assert first.gateway == ipaddress.ip_address("10.0.0.2")
+    assert default.family == "ipv6" and default.network == ipaddress.ip_network("::/0")
+    assert parse_network("<network><name>a</name></network>").routes == ()
 
 
 def test_unknown_elements_are_dropped_unless_validating() -> None:
