@@ -13,12 +13,18 @@ from pathlib import Path
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.driver.host.tools import Tools
 from rpcnet.protocol.message import MAX_MESSAGE
-from rpcnet.server.config import ServerConfig
+from rpcnet.server.config import SOCKET_NAME, ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
 from rpcnet.server.tls import ServerCredentials, TlsListenerConfig, parse_listen_address
 
 DEFAULT_SOCKET_DIR = Path("/run/rpcnet")
 DEFAULT_HOST_STATE_DIR = Path("/var/lib/rpcnet")
+
+
+def _socket_name(text: str) -> str:
+    if not text or "/" in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"not a socket name: {text!r}")
+    return text
 
 
 def _octal(text: str) -> int:
@@ -29,7 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="rpcnetd", description="libvirt-compatible virtual network daemon")
     parser.add_argument("--socket-dir", type=Path, default=DEFAULT_SOCKET_DIR,
-                        help="directory for rpcnet-sock and rpcnet-sock-ro (default %(default)s)")
+                        help="directory of the sockets (default %(default)s)")
+    parser.add_argument("--socket-name", default=SOCKET_NAME, type=_socket_name,
+                        help="the sockets are NAME-sock and NAME-sock-ro (default %(default)s); "
+                             "'--socket-dir /run/libvirt --socket-name virtnetworkd' serves "
+                             "clients opening network:///system with no socket parameter")
     parser.add_argument("--driver", choices=["memory", "host"], default="memory",
                         help="network backend: memory, or host (real bridges, nftables and "
                              "dnsmasq in this network namespace) (default %(default)s)")
@@ -127,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     config = ServerConfig(
         socket_dir=args.socket_dir,
+        socket_name=args.socket_name,
         state_dir=args.state_dir,
         driver=args.driver,
         socket_group=args.socket_group,

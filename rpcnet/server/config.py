@@ -8,13 +8,14 @@ from pathlib import Path
 
 from rpcnet.protocol.message import MAX_MESSAGE
 
-RW_SOCKET_NAME = "rpcnet-sock"
-RO_SOCKET_NAME = "rpcnet-sock-ro"
+SOCKET_NAME = "rpcnet"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerConfig:
     socket_dir: Path
+    #: the sockets are NAME-sock and NAME-sock-ro, as libvirt's daemons name theirs
+    socket_name: str = SOCKET_NAME
     state_dir: Path | None = None
     driver: str = "memory"
     rw_socket_mode: int = 0o600
@@ -36,11 +37,11 @@ class ServerConfig:
 
     @property
     def rw_socket(self) -> Path:
-        return self.socket_dir / RW_SOCKET_NAME
+        return self.socket_dir / f"{self.socket_name}-sock"
 
     @property
     def ro_socket(self) -> Path:
-        return self.socket_dir / RO_SOCKET_NAME
+        return self.socket_dir / f"{self.socket_name}-sock-ro"
 
 
 def privileged() -> bool:
