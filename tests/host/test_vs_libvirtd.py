@@ -3,10 +3,13 @@ namespace of its own: the kernel ends up in the same state."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from lxml import etree
 
 from tests.host.hostnet import Guest, HostDaemon
 from tests.peers.libvirtd import LibvirtdPeer
@@ -63,15 +66,26 @@ def leases_without_expiry(uri: str) -> list[list[str]]:
     return [line.split()[2:] for line in out if line.strip()]
 
 
-def test_same_nat_xml_same_kernel_state(
-    daemon: HostDaemon, libvirtd: LibvirtdPeer, guests: Callable[..., Guest], tmp_path: Path
-) -> None:
-    path = tmp_path / "same.xml"
-    path.write_text(XML)
+@contextlib.contextmanager
+def created_on_both(daemon: HostDaemon, libvirtd: LibvirtdPeer, xml: str, tmp: Path,
+                    ) -> Iterator[str]:
+    """Create the network of ``xml`` in rpcnetd and libvirtd; yields
+    libvirtd's URI and destroys its copy afterwards."""
+    path = tmp / "both.xml"
+    path.write_text(xml)
     theirs_uri = libvirtd.uri("network")
     virsh(daemon.uri, "net-create", str(path), check=True)
     virsh(theirs_uri, "net-create", str(path), check=True)
     try:
+        yield theirs_uri
+    finally:
+        virsh(theirs_uri, "net-destroy", etree.fromstring(xml).findtext("name") or "")
+
+
+def test_same_nat_xml_same_kernel_state(
+    daemon: HostDaemon, libvirtd: LibvirtdPeer, guests: Callable[..., Guest], tmp_path: Path
+) -> None:
+    with created_on_both(daemon, libvirtd, XML, tmp_path) as theirs_uri:
         ours_ns, theirs_ns = daemon.ns, libvirtd.namespace
         assert bridge_state(ours_ns) == bridge_state(theirs_ns)
         ours_fw, theirs_fw = firewall_facts(ours_ns), firewall_facts(theirs_ns)
@@ -87,5 +101,55 @@ def test_same_nat_xml_same_kernel_state(
             theirs_guest.cleanup()
         ours, theirs = leases_without_expiry(daemon.uri), leases_without_expiry(theirs_uri)
         assert ours == theirs and ours[0][0] == mac
-    finally:
-        virsh(theirs_uri, "net-destroy", "same")
+
+
+V6_XML = """<network>
+  <name>v6nat</name>
+  <forward mode='nat'><nat ipv6='yes'/></forward>
+  <bridge name='rpcv6' stp='off'/>
+  <ip address='10.68.0.1' prefix='24'/>
+  <ip family='ipv6' address='fd68::1' prefix='64'/>
+  <route address='10.99.0.0' prefix='16' gateway='10.68.0.5'/>
+  <route address='10.98.0.0' netmask='255.255.0.0' gateway='10.68.0.6' metric='7'/>
+  <route family='ipv6' address='fd99::' prefix='48' gateway='fd68::5'/>
+</network>
+"""
+# ip6tables-nft's MASQUERADE prints as nothing in `nft list ruleset`
+_TARGET = re.compile(r" (masquerade( to :\d+-\d+)?|accept|return|reject)$")
+
+
+def static_routes(ns: NetNamespace) -> list[str]:
+    lines = ns.run(IP, "route", "show", "dev", "rpcv6").stdout.splitlines()
+    lines += ns.run(IP, "-6", "route", "show", "dev", "rpcv6").stdout.splitlines()
+    return sorted(" ".join(w for w in line.split() if w != "linkdown")
+                  for line in lines if " via " in line)
+
+
+def ipv6_nat_matches(ns: NetNamespace) -> set[str]:
+    found = set()
+    for line in ns.run("nft", "list", "ruleset").stdout.splitlines():
+        rule = _COUNTER.sub("", line.strip()).replace("counter packets 0 bytes 0", "").strip()
+        if "ip6 saddr fd68::/64" in rule and "iifname" not in rule:
+            rule = re.sub(r"meta l4proto (tcp|udp) ", "meta l4proto { tcp, udp } ", rule)
+            found.add(_TARGET.sub("", rule))
+    return found
+
+
+def test_same_routes_and_ipv6_nat(
+    daemon: HostDaemon, libvirtd: LibvirtdPeer, tmp_path: Path
+) -> None:
+    with created_on_both(daemon, libvirtd, V6_XML, tmp_path):
+        ours = static_routes(daemon.ns)
+        assert ours == [
+            "10.98.0.0/16 via 10.68.0.6 metric 7", "10.99.0.0/16 via 10.68.0.5 metric 1",
+            "fd99::/48 via fd68::5 metric 1 pref medium",
+        ]
+        assert ours == static_routes(libvirtd.namespace)
+        nat = ipv6_nat_matches(daemon.ns)
+        assert "ip6 saddr fd68::/64 ip6 daddr ff02::/16" in nat and len(nat) == 3
+        assert nat == ipv6_nat_matches(libvirtd.namespace)
+        masq = daemon.ns.run("nft", "list", "ruleset").stdout
+        assert "ip6 saddr fd68::/64 ip6 daddr != fd68::/64 masquerade" in masq
+        assert 'oifname "rpcv6" ip6 daddr fd68::/64 ct state established,related accept' in masq
+    virsh(daemon.uri, "net-destroy", "v6nat", check=True)
+    assert static_routes(daemon.ns) == []

@@ -89,9 +89,10 @@ def rules_for(netdef: NetworkDef) -> Ruleset:
                      for proto in ("udp", "tcp")]
     fwd = rules["fwd"]
     fwd.append(f"iifname {br} oifname {br} accept")
+    nat_ipv6 = bool(netdef.forward and netdef.forward.nat_ipv6)
     for ip in netdef.ips if mode in ("nat", "route") else ():
         fam, subnet = _fam(ip), ip.network
-        if mode == "nat" and subnet.version == 4:
+        if mode == "nat" and (subnet.version == 4 or nat_ipv6):
             fwd.append(f"oifname {br}{in_dev} {fam} daddr {subnet} "
                        "ct state related,established accept")
             rules["nat"] += _masquerade(netdef, ip, out_dev)
@@ -109,13 +110,22 @@ def _set(values: Iterable[int]) -> str:
 
 def _masquerade(netdef: NetworkDef, ip: IpDef, out_dev: str) -> list[str]:
     """libvirt's POSTROUTING rules: multicast and broadcast untouched, TCP and
-    UDP source ports in the XML's range (1024-65535 by default)."""
+    UDP source ports in the XML's range (1024-65535 by default). IPv6 (with
+    ``<nat ipv6='yes'/>``) has no broadcast and is always masqueraded."""
     fwd = netdef.forward
     assert fwd is not None
     subnet = ip.network
     start = fwd.nat_port_start or DEFAULT_NAT_PORTS[0]
     end = fwd.nat_port_end or DEFAULT_NAT_PORTS[1]
     ports = f":{start}-{end}"
+    if subnet.version == 6:
+        base = f"ip6 saddr {subnet}"
+        return [
+            f"{base} ip6 daddr ff02::/16{out_dev} return",
+            f"meta l4proto {{ tcp, udp }} {base} ip6 daddr != {subnet}{out_dev} "
+            f"masquerade to {ports}",
+            f"{base} ip6 daddr != {subnet}{out_dev} masquerade",
+        ]
     if fwd.nat_address_start is not None:
         first = fwd.nat_address_start
         last = fwd.nat_address_end or first

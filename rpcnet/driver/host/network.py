@@ -27,7 +27,7 @@ from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.netxml import NetworkDef
 from rpcnet.protocol.values import DhcpLease
 
-from . import address, bridge, dnsmasq_conf, firewall, leases, sysctl
+from . import address, bridge, dnsmasq_conf, firewall, leases, route, sysctl
 from .dnsmasq import Dnsmasq
 from .dnsmasq_conf import Paths
 from .errors import internal_error
@@ -102,6 +102,7 @@ class NetworkRuntime:
             undo.push_async_callback(bridge.delete, self._host.netlink, name)
             await self._addresses(netdef, index)
             await bridge.set_up(self._host.netlink, name)
+            await self._routes(netdef, index)
             # Firewall and dnsmasq do not depend on each other: start both at once.
             failures = [result for result in await asyncio.gather(
                 self._start_firewall(netdef, undo), self._start_dnsmasq(netdef, undo),
@@ -152,6 +153,10 @@ class NetworkRuntime:
         present = await address.list_(self._host.netlink, index)
         for addr in sorted(wanted - present, key=str):
             await address.add(self._host.netlink, index, name, addr)
+
+    async def _routes(self, netdef: NetworkDef, index: int) -> None:
+        for static in netdef.routes:
+            await route.add(self._host.netlink, index, bridge_of(netdef), static)
 
     async def _write_dnsmasq_files(self, netdef: NetworkDef) -> set[Path]:
         """Write dnsmasq's files; returns those whose content changed."""
@@ -220,6 +225,7 @@ class NetworkRuntime:
         await self._addresses(netdef, link.index)
         if not link.up:
             await bridge.set_up(self._host.netlink, name)
+        await self._routes(netdef, link.index)
         await self._host.nft.apply(firewall.rules_for(netdef))
         await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
         if dnsmasq_conf.needed(netdef):
