@@ -42,7 +42,14 @@ def bridge_state(ns: NetNamespace) -> dict[str, object]:
         "addrs": sorted((a["local"], a["prefixlen"], a.get("broadcast"))
                         for a in addrs["addr_info"] if a["family"] == "inet"),
         "ip_forward": ns.run("cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip(),
+        "ipv6": ipv6_switches(ns, "rpcsame"),
     }
+
+
+def ipv6_switches(ns: NetNamespace, bridge: str) -> list[str]:
+    names = ("disable_ipv6", "accept_ra", "autoconf")
+    paths = [f"/proc/sys/net/ipv6/conf/{bridge}/{name}" for name in names]
+    return ns.run("cat", *paths).stdout.split()
 
 
 def firewall_facts(ns: NetNamespace) -> dict[str, set[str]]:
@@ -145,6 +152,8 @@ def test_same_routes_and_ipv6_nat(
             "fd99::/48 via fd68::5 metric 1 pref medium",
         ]
         assert ours == static_routes(libvirtd.namespace)
+        switches = ipv6_switches(daemon.ns, "rpcv6")
+        assert switches == ["0", "0", "0"] == ipv6_switches(libvirtd.namespace, "rpcv6")
         nat = ipv6_nat_matches(daemon.ns)
         assert "ip6 saddr fd68::/64 ip6 daddr ff02::/16" in nat and len(nat) == 3
         assert nat == ipv6_nat_matches(libvirtd.namespace)

@@ -148,8 +148,8 @@ class NetworkRuntime:
     async def _addresses(self, netdef: NetworkDef, index: int) -> None:
         name = bridge_of(netdef)
         wanted = _interfaces(netdef)
-        if any(ip.version == 6 for ip in wanted):
-            await sysctl.prepare_ipv6(name)
+        await sysctl.configure_ipv6(name, any(ip.version == 6 for ip in wanted) or
+                                    bool(netdef.ipv6))
         present = await address.list_(self._host.netlink, index)
         for addr in sorted(wanted - present, key=str):
             await address.add(self._host.netlink, index, name, addr)

@@ -27,8 +27,17 @@ async def enable_forwarding(versions: set[int]) -> None:
         await asyncio.to_thread(_write, _PROC / "ipv6" / "conf" / "all" / "forwarding", "1")
 
 
-async def prepare_ipv6(ifname: str) -> None:
-    """IPv6 on the bridge, without taking router advertisements from guests."""
+async def configure_ipv6(ifname: str, enable: bool) -> None:
+    """IPv6 on the bridge only when the network uses it (an IPv6 address, or
+    ``<network ipv6='yes'>``), as libvirt does; either way the host takes no
+    router advertisements or autoconfigured addresses from guests."""
     conf = _PROC / "ipv6" / "conf" / ifname
-    await asyncio.to_thread(_write, conf / "disable_ipv6", "0")
-    await asyncio.to_thread(_write, conf / "accept_ra", "0")
+
+    def write() -> None:
+        if not conf.is_dir():
+            return  # a kernel without IPv6: nothing to switch off (libvirt agrees)
+        _write(conf / "disable_ipv6", "0" if enable else "1")
+        _write(conf / "accept_ra", "0")
+        _write(conf / "autoconf", "0")
+
+    await asyncio.to_thread(write)
