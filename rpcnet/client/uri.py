@@ -16,9 +16,10 @@ from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 
 TLS_PORT = 16514
 TCP_PORT = 16509
-#: Where rpcnetd and libvirtd listen by default, tried in this order.
-DEFAULT_SOCKETS = (Path("/run/rpcnet/rpcnet-sock"), Path("/run/libvirt/libvirt-sock"))
-DEFAULT_RO_SOCKETS = (Path("/run/rpcnet/rpcnet-sock-ro"), Path("/run/libvirt/libvirt-sock-ro"))
+#: Where rpcnetd, libvirt's network daemon (for network:// URIs only) and
+#: libvirtd listen by default, tried in this order; "-ro" appended for read-only.
+DEFAULT_SOCKETS = (Path("/run/rpcnet/rpcnet-sock"), Path("/run/libvirt/virtnetworkd-sock"),
+                   Path("/run/libvirt/libvirt-sock"))
 
 #: Parameters libvirt's remote driver keeps for itself, plus rpcnet's own.
 _CONSUMED = frozenset({
@@ -84,7 +85,9 @@ class RemoteUri:
         explicit = self.params.get("socket")
         if explicit:
             return explicit
-        candidates = DEFAULT_RO_SOCKETS if readonly else DEFAULT_SOCKETS
+        candidates = [path.with_name(path.name + "-ro") if readonly else path
+                      for path in DEFAULT_SOCKETS
+                      if self.driver == "network" or "virtnetworkd" not in path.name]
         for candidate in candidates:
             if candidate.exists():
                 return str(candidate)

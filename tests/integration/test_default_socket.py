@@ -24,13 +24,16 @@ i=0
 until [ -S /run/libvirt/virtnetworkd-sock-ro ]; do
     i=$((i + 1)); [ $i -lt 200 ] || exit 3; sleep 0.05
 done
-"$VIRSH" -c network:///system net-list --all --name
-"$VIRSH" -r -c network:///system net-info default
-"$VIRSH" -r -c network:///system net-destroy default || true
+"$VIRSH" -c network:///system net-list --all --name; echo ==
+"$VIRSH" -r -c network:///system net-uuid default; echo ==
+"$VIRSH" -r -c network:///system net-destroy default >/dev/null || true
+"$PYTHON" -m rpcnet.cli.console -c network:///system net-list --all --name; echo ==
+"$PYTHON" -m rpcnet.cli.console -r -c network:///system net-uuid default
 """
 
 
 def test_plain_network_system_uri_reaches_rpcnetd(virsh_bin: str) -> None:
+    """virsh, and rpcnet's own console, find rpcnetd at virtnetworkd's socket."""
     need_root()
     need_executable("/usr/bin/unshare")
     res = subprocess.run(
@@ -40,7 +43,7 @@ def test_plain_network_system_uri_reaches_rpcnetd(virsh_bin: str) -> None:
              "VIRSH": virsh_bin, "PYTHONPATH": str(REPO)},
     )
     assert res.returncode == 0, res.stderr
-    lines = res.stdout.splitlines()
-    assert lines[0] == "default"
-    assert "Active:         yes" in res.stdout
+    virsh_list, virsh_uuid, console_list, console_uuid = res.stdout.split("==\n")
+    assert virsh_list == console_list == "default\n\n"
+    assert virsh_uuid == console_uuid and len(virsh_uuid.strip()) == 36
     assert "read only access prevents virNetworkDestroy" in res.stderr
