@@ -148,8 +148,7 @@ class NetworkRuntime:
     async def _addresses(self, netdef: NetworkDef, index: int) -> None:
         name = bridge_of(netdef)
         wanted = _interfaces(netdef)
-        await sysctl.configure_ipv6(name, any(ip.version == 6 for ip in wanted) or
-                                    bool(netdef.ipv6))
+        await sysctl.configure_ipv6(name, any(ip.version == 6 for ip in wanted))
         present = await address.list_(self._host.netlink, index)
         for addr in sorted(wanted - present, key=str):
             await address.add(self._host.netlink, index, name, addr)

@@ -28,8 +28,9 @@ async def enable_forwarding(versions: set[int]) -> None:
 
 
 async def configure_ipv6(ifname: str, enable: bool) -> None:
-    """IPv6 on the bridge only when the network uses it (an IPv6 address, or
-    ``<network ipv6='yes'>``), as libvirt does; either way the host takes no
+    """IPv6 on the bridge only when the network has an IPv6 address, as
+    libvirt 9.0 does (``<network ipv6='yes'>`` does not change that: guests
+    talk IPv6 across the bridge without it); either way the host takes no
     router advertisements or autoconfigured addresses from guests."""
     conf = _PROC / "ipv6" / "conf" / ifname
 
