@@ -55,6 +55,7 @@ class ErrorDomain(IntEnum):
     XML = 5
     RPC = 7
     CONF = 9
+    NET = 11
     TEST = 12
     REMOTE = 13
     NETWORK = 19

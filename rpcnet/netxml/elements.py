@@ -1,17 +1,23 @@
 """Parsers for the network sub-elements that ``virNetworkUpdate`` also
-accepts on their own: DHCP ranges and hosts, DNS hosts/TXT/SRV records and
-forward interfaces. Messages are libvirt's, word for word."""
+accepts on their own: DHCP ranges and hosts (with their leases), DNS
+hosts/TXT/SRV records and forward interfaces. Messages are libvirt's, word
+for word."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 
 from lxml import etree
 
-from ._errors import NONE_DOMAIN, detail_error, internal, xml_error
-from .model import DhcpHost, DhcpRange, DnsHost, DnsSrv, DnsTxt, IPAddress, IpDef
-from .xmlutil import attr, children, parse_uint, text_of
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+
+from ._errors import NONE_DOMAIN, bad_attr_value, detail_error, internal, xml_error
+from .model import DhcpHost, DhcpRange, DnsHost, DnsSrv, DnsTxt, IPAddress, IpDef, LeaseDef
+from .xmlutil import attr, children, parse_uint, strtoul, text_of
+
+LEASE_UNITS = ("seconds", "minutes", "hours")
 
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
 
@@ -68,7 +74,74 @@ def parse_dhcp_range(elem: etree._Element, net_name: str, ip: IpDef) -> DhcpRang
     if end is None:
         raise xml_error(f"Invalid dhcp range 'end' address '{end_text}' in network '{net_name}'")
     check_range(start, end, ip)
-    return DhcpRange(start=start, end=end)
+    return DhcpRange(start=start, end=end, lease=_lease_of(elem))
+
+
+def _lease_of(elem: etree._Element) -> LeaseDef | None:
+    """The ``<lease>`` of a range or host (the last one counts, as in libvirt)."""
+    lease = None
+    for child in children(elem, "lease"):
+        lease = parse_lease(child) or lease
+    return lease
+
+
+def parse_lease(elem: etree._Element) -> LeaseDef | None:
+    """``<lease expiry unit>``: None without an expiry; 0 is an infinite lease."""
+    text = attr(elem, "expiry")
+    if text is None:
+        return None
+    expiry = strtoul(text, base=0, limit=2**64 - 1, negative=False)
+    if expiry is None:
+        raise bad_attr_value("expiry", "lease", text, "non-negative integer value")
+    unit = attr(elem, "unit") or "minutes"
+    if unit not in LEASE_UNITS:
+        raise bad_attr_value("unit", "lease", unit)
+    if expiry and ((unit == "seconds" and expiry < 120) or (unit == "minutes" and expiry < 2)):
+        raise VirError.make(
+            ErrorCode.CONFIG_UNSUPPORTED,
+            ErrorDomain.NETWORK,
+            "The minimum lease time should be greater than 2 minutes",
+        )
+    return LeaseDef(expiry=expiry, unit=unit)
+
+
+def parse_dhcp(elem: etree._Element, net_name: str, ip: IpDef) -> IpDef:
+    """``<dhcp>`` of ``ip``, read in document order as libvirt does; a
+    ``<bootp>`` counts for IPv4 only, and only with a file (the last wins)."""
+    ranges: list[DhcpRange] = []
+    hosts: list[DhcpHost] = []
+    bootp_file, bootp_server = ip.bootp_file, ip.bootp_server
+    for child in elem:
+        if child.tag == "range":
+            ranges.append(parse_dhcp_range(child, net_name, ip))
+        elif child.tag == "host":
+            hosts.append(parse_dhcp_host(child, net_name, ip.family))
+        elif child.tag == "bootp" and ip.family == "ipv4" and attr(child, "file") is not None:
+            bootp_file = attr(child, "file")
+            server_text = attr(child, "server")
+            bootp_server = None
+            if server_text is not None:
+                bootp_server = _exact_address(server_text)
+                if bootp_server is None:
+                    raise VirError.make(
+                        ErrorCode.SYSTEM_ERROR,
+                        NONE_DOMAIN,
+                        f"Cannot parse socket address '{server_text}': Name or service not known",
+                    )
+    return dataclasses.replace(
+        ip,
+        dhcp_ranges=tuple(ranges),
+        dhcp_hosts=tuple(hosts),
+        bootp_file=bootp_file,
+        bootp_server=bootp_server,
+    )
+
+
+def _exact_address(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 def parse_dhcp_host(
@@ -110,7 +183,7 @@ def parse_dhcp_host(
             raise xml_error(
                 f"Missing IP address in static host definition for network '{net_name}'"
             )
-    return DhcpHost(mac=mac, id=host_id, name=name, ip=ip)
+    return DhcpHost(mac=mac, id=host_id, name=name, ip=ip, lease=_lease_of(elem))
 
 
 def parse_dns_host(elem: etree._Element, net_name: str, *, partial: bool = False) -> DnsHost:

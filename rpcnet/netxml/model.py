@@ -17,18 +17,77 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BridgeDef:
+    """``<bridge>``; ``mac_table_manager`` is 'kernel', 'libvirt' or None."""
+
     name: str | None = None
     stp: bool = True
     delay: int = 0
+    zone: str | None = None
+    mac_table_manager: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class PciAddress:
+    """A PCI device in a hostdev network's pool (``<address type='pci'>``)."""
+
+    domain: int = 0
+    bus: int = 0
+    slot: int = 0
+    function: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.domain:04x}:{self.bus:02x}:{self.slot:02x}.{self.function:x}"
+
+    @property
+    def sysfs_path(self) -> str:
+        return f"/sys/bus/pci/devices/{self}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VirtualPortDef:
+    """``<virtualport>``: ``type`` is '802.1Qbg', '802.1Qbh', 'openvswitch',
+    'midonet' or None; the parameters are None when not given."""
+
+    type: str | None = None
+    managerid: int | None = None
+    typeid: int | None = None
+    typeidversion: int | None = None
+    instanceid: uuidlib.UUID | None = None
+    interfaceid: uuidlib.UUID | None = None
+    profileid: str | None = None
+
+    @property
+    def has_parameters(self) -> bool:
+        return any(
+            value is not None
+            for value in (
+                self.managerid,
+                self.typeid,
+                self.typeidversion,
+                self.instanceid,
+                self.interfaceid,
+                self.profileid,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ForwardDef:
     """``<forward>``; ``interfaces`` are the ``<interface dev>`` names, the
-    first of which libvirt also prints as the ``dev`` attribute."""
+    first of which libvirt also prints as the ``dev`` attribute (unless the
+    network names a ``pf``). A pool holds interfaces or PCI ``addresses``
+    (hostdev), or comes from the virtual functions of ``pf``.
+
+    ``managed`` is printed for hostdev networks only; ``driver`` is 'kvm',
+    'vfio' or None.
+    """
 
     mode: str = "nat"
     interfaces: tuple[str, ...] = ()
+    addresses: tuple[PciAddress, ...] = ()
+    pf: str | None = None
+    managed: bool = False
+    driver: str | None = None
     nat_address_start: ipaddress.IPv4Address | None = None
     nat_address_end: ipaddress.IPv4Address | None = None
     nat_port_start: int | None = None
@@ -38,7 +97,9 @@ class ForwardDef:
 
     @property
     def dev(self) -> str | None:
-        return self.interfaces[0] if self.interfaces else None
+        if not self.interfaces or self.pf is not None or self.addresses:
+            return None
+        return self.interfaces[0]
 
     @property
     def has_nat(self) -> bool:
@@ -82,9 +143,10 @@ class DnsHost:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DnsDef:
-    """``<dns>``; ``enable`` is None when the attribute is absent."""
+    """``<dns>``; ``enable`` and ``forward_plain_names`` are None when absent."""
 
     enable: bool | None = None
+    forward_plain_names: bool | None = None
     forwarders: tuple[DnsForwarder, ...] = ()
     txts: tuple[DnsTxt, ...] = ()
     srvs: tuple[DnsSrv, ...] = ()
@@ -92,13 +154,34 @@ class DnsDef:
 
     @property
     def is_empty(self) -> bool:
-        return self.enable is None and not (self.forwarders or self.txts or self.srvs or self.hosts)
+        return (
+            self.enable is None
+            and self.forward_plain_names is None
+            and not (self.forwarders or self.txts or self.srvs or self.hosts)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseDef:
+    """``<lease>`` of a DHCP range or host: ``expiry`` 0 is an infinite lease;
+    ``unit`` is 'seconds', 'minutes' (the default) or 'hours'."""
+
+    expiry: int
+    unit: str = "minutes"
+
+    @property
+    def seconds(self) -> int | None:
+        """The lease time in seconds, None for an infinite lease."""
+        if not self.expiry:
+            return None
+        return self.expiry * {"seconds": 1, "minutes": 60, "hours": 3600}[self.unit]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DhcpRange:
     start: IPAddress
     end: IPAddress
+    lease: LeaseDef | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +195,7 @@ class DhcpHost:
     id: str | None = None
     name: str | None = None
     ip: IPAddress | None = None
+    lease: LeaseDef | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +210,11 @@ class IpDef:
     prefix: int | None = None
     dhcp_ranges: tuple[DhcpRange, ...] = ()
     dhcp_hosts: tuple[DhcpHost, ...] = ()
+    local_ptr: bool | None = None
+    # ``<tftp root>`` and ``<bootp file server>`` (IPv4 only)
+    tftp_root: str | None = None
+    bootp_file: str | None = None
+    bootp_server: IPAddress | None = None
 
     @property
     def effective_prefix(self) -> int:
@@ -213,6 +302,7 @@ class PortgroupDef:
     trust_guest_rx_filters: bool | None = None
     vlan: VlanDef | None = None
     bandwidth: BandwidthDef | None = None
+    virtualport: VirtualPortDef | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,12 +321,19 @@ class NetworkDef:
     # ``<network ipv6='yes'>``: IPv6 between guests without an IPv6 address
     # on the bridge; None when absent (libvirt prints it only when yes).
     ipv6: bool | None = None
+    trust_guest_rx_filters: bool | None = None
+    bandwidth: BandwidthDef | None = None
+    vlan: VlanDef | None = None
+    # ``<port isolated='yes|no'/>``: the default of the network's ports
+    port_isolated: bool | None = None
+    virtualport: VirtualPortDef | None = None
     # ``<metadata>`` exactly as libvirt prints it, indented one level, no final newline.
     metadata: str | None = None
 
     @property
     def forward_mode(self) -> str | None:
-        """'nat', 'route', 'open', 'bridge' or None for an isolated network."""
+        """'nat', 'route', 'open', 'bridge', 'private', 'vepa', 'passthrough',
+        'hostdev' or None for an isolated network."""
         return self.forward.mode if self.forward is not None else None
 
     def ips_of(self, family: str) -> tuple[IpDef, ...]:

@@ -1,12 +1,14 @@
 """Network XML text -> :class:`NetworkDef`, with libvirt's parse-time checks.
 
-Elements libvirt 9.0 does not know are dropped, as libvirt drops them.
-Elements and attributes libvirt knows but rpcnet does not model are refused
-(CONFIG_UNSUPPORTED) rather than silently lost on the next dumpxml.
+Elements and attributes libvirt 9.0 does not know are dropped, as libvirt
+drops them; everything it knows is modelled. The order in which parts are
+read follows libvirt's, so a definition with several faults gets the same
+error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import uuid as uuidlib
 from copy import deepcopy
@@ -28,12 +30,10 @@ from ._errors import (
 from .elements import (
     is_multicast_mac,
     normalize_mac,
-    parse_dhcp_host,
-    parse_dhcp_range,
+    parse_dhcp,
     parse_dns_host,
     parse_dns_srv,
     parse_dns_txt,
-    parse_forward_interface,
     parse_ip_address,
 )
 from .model import (
@@ -44,39 +44,23 @@ from .model import (
     ForwardDef,
     IpDef,
     NetworkDef,
+    PciAddress,
     PortgroupDef,
     RouteDef,
-    VlanDef,
 )
-from .port import parse_bandwidth
+from .netdev import parse_bandwidth, parse_virtualport, parse_vlan
 from .schema import validate_schema
 from .validate import check_network
-from .xmlutil import attr, children, parse_uint, parse_xml, text_of, uint_attr, yes_no
+from .xmlutil import attr, children, parse_uint, parse_xml, strtoul, text_of, uint_attr, yes_no
 
 URL = "(network_definition)"
 
 FORWARD_MODES = ("nat", "route", "open", "bridge", "private", "vepa", "passthrough", "hostdev")
-SUPPORTED_MODES = ("nat", "route", "open", "bridge")
 MODES_NEEDING_IP = ("nat", "route", "open")
-
-# Known to libvirt, not modelled here: refused instead of dropped.
-_UNSUPPORTED_CHILDREN = {
-    "network": ("bandwidth", "virtualport", "vlan", "port"),
-    "portgroup": ("virtualport",),
-    "forward": ("pf", "address", "driver"),
-    "ip": ("tftp",),
-    "dhcp": ("bootp",),
-    "range": ("lease",),
-    "host": ("lease",),
-}
-_UNSUPPORTED_ATTRS = {
-    "network": ("trustGuestRxFilters",),
-    "bridge": ("macTableManager", "zone"),
-    "domain": ("register",),
-    "dns": ("forwardPlainNames",),
-    "ip": ("localPtr",),
-    "forward": ("managed", "trustGuestRxFilters"),
-}
+#: modes whose guests use the host's devices directly (macvtap or PCI passthrough)
+DIRECT_MODES = ("private", "vepa", "passthrough", "hostdev")
+MAC_TABLE_MANAGERS = ("kernel", "libvirt")
+DRIVER_NAMES = ("kvm", "vfio")
 
 
 def parse_network(xml: str, *, validate: bool = False) -> NetworkDef:
@@ -111,24 +95,36 @@ def network_from_element(
     name = _parse_name(root)
     net_uuid = _parse_uuid(root)
     ipv6 = _parse_ipv6(root, name)
-    bridge = _parse_bridge(root.find("bridge"), name)
+    trust = yes_no(root, "trustGuestRxFilters")
+    domain = _parse_domain(root.find("domain"))
+    bw_elem = root.find("bandwidth")
+    bandwidth = parse_bandwidth(bw_elem, allow_floor=False) if bw_elem is not None else None
+    vlan_elem = root.find("vlan")
+    vlan = parse_vlan(vlan_elem) if vlan_elem is not None else None
+    port_elem = root.find("port")
+    port_isolated = yes_no(port_elem, "isolated") if port_elem is not None else None
+    bridge_elem = root.find("bridge")
+    bridge = _parse_bridge(bridge_elem, name)
     mac = _parse_mac(root.find("mac"), name)
     mtu = _parse_mtu(root.find("mtu"), name)
-    domain_elem = root.find("domain")
-    domain = None
-    if domain_elem is not None and attr(domain_elem, "name") is not None:
-        domain = DomainDef(
-            name=str(attr(domain_elem, "name")), local_only=yes_no(domain_elem, "localOnly")
-        )
     dns_elem = root.find("dns")
     dns = _parse_dns(dns_elem, name) if dns_elem is not None else None
+    vport_elem = root.find("virtualport")
+    virtualport = None
+    if vport_elem is not None:
+        virtualport = parse_virtualport(vport_elem, require_type=True)
+    portgroups = tuple(parse_portgroup(elem) for elem in children(root, "portgroup"))
     ips = tuple(_parse_ip(elem, name) for elem in children(root, "ip"))
     routes = tuple(_parse_route(elem, name) for elem in children(root, "route"))
     _check_gateways(routes, ips, name)
     fwd_elem = root.find("forward")
     forward = _parse_forward(fwd_elem, name) if fwd_elem is not None else None
-    _check_forward(forward, bridge, ips, name)
-    portgroups = tuple(parse_portgroup(elem) for elem in children(root, "portgroup"))
+    _check_forward(forward, bridge, bridge_elem, ips, name)
+    if mtu and forward is not None and forward.mode not in MODES_NEEDING_IP:
+        raise xml_error(
+            f"mtu size only allowed in open, route, nat, and isolated mode, "
+            f"not in {forward.mode} (network '{name}')"
+        )
     if metadata is None:
         metadata = root.find("metadata")
     return NetworkDef(
@@ -144,25 +140,24 @@ def network_from_element(
         routes=routes,
         portgroups=portgroups,
         ipv6=ipv6,
+        trust_guest_rx_filters=trust,
+        bandwidth=bandwidth,
+        vlan=vlan,
+        port_isolated=port_isolated,
+        virtualport=virtualport,
         metadata=None if metadata is None else format_metadata(metadata),
     )
 
 
 def refuse_unsupported(root: etree._Element) -> None:
+    """Refuse namespaced elements outside ``<metadata>`` (libvirt's network
+    driver would read ``dnsmasq:options``, which rpcnet does not pass on)."""
     for elem in root.iter():
         tag = elem.tag
         if not isinstance(tag, str) or any(a.tag == "metadata" for a in elem.iterancestors()):
             continue
         if tag.startswith("{"):
             raise config_unsupported(f"XML namespace element <{tag}> is not supported")
-        for child_tag in _UNSUPPORTED_CHILDREN.get(tag, ()):
-            if elem.find(child_tag) is not None:
-                raise config_unsupported(f"<{child_tag}> in <{tag}> is not supported by rpcnet")
-        for name in _UNSUPPORTED_ATTRS.get(tag, ()):
-            if elem.get(name) is not None:
-                raise config_unsupported(
-                    f"attribute '{name}' of <{tag}> is not supported by rpcnet"
-                )
 
 
 def _parse_name(root: etree._Element) -> str:
@@ -193,6 +188,14 @@ def _parse_ipv6(root: etree._Element, net_name: str) -> bool | None:
     return text == "yes"
 
 
+def _parse_domain(elem: etree._Element | None) -> DomainDef | None:
+    if elem is None:
+        return None
+    local_only = yes_no(elem, "localOnly")
+    name = attr(elem, "name")
+    return DomainDef(name=name, local_only=local_only) if name is not None else None
+
+
 def _parse_bridge(elem: etree._Element | None, net_name: str) -> BridgeDef | None:
     if elem is None:
         return None
@@ -200,7 +203,16 @@ def _parse_bridge(elem: etree._Element | None, net_name: str) -> BridgeDef | Non
     delay = parse_uint(delay_text)
     if delay_text is not None and delay is None:
         raise xml_error(f"Invalid delay value in network '{net_name}'")
-    return BridgeDef(name=attr(elem, "name"), stp=attr(elem, "stp") != "off", delay=delay or 0)
+    manager = attr(elem, "macTableManager")
+    if manager is not None and manager not in MAC_TABLE_MANAGERS:
+        raise xml_error(f"Invalid macTableManager setting '{manager}' in network '{net_name}'")
+    return BridgeDef(
+        name=attr(elem, "name") or None,
+        stp=attr(elem, "stp") != "off",
+        delay=delay or 0,
+        zone=attr(elem, "zone") or None,
+        mac_table_manager=manager,
+    )
 
 
 def _parse_mac(elem: etree._Element | None, net_name: str) -> str | None:
@@ -227,6 +239,7 @@ def _parse_mtu(elem: etree._Element | None, net_name: str) -> int | None:
 
 def _parse_dns(elem: etree._Element, net_name: str) -> DnsDef:
     enable = yes_no(elem, "enable")
+    forward_plain_names = yes_no(elem, "forwardPlainNames")
     forwarders = []
     for fwd in children(elem, "forwarder"):
         addr_text, domain = attr(fwd, "addr"), attr(fwd, "domain")
@@ -244,6 +257,7 @@ def _parse_dns(elem: etree._Element, net_name: str) -> DnsDef:
     txts = tuple(parse_dns_txt(txt, net_name) for txt in children(elem, "txt"))
     dns = DnsDef(
         enable=enable,
+        forward_plain_names=forward_plain_names,
         forwarders=tuple(forwarders),
         txts=txts,
         srvs=srvs,
@@ -255,73 +269,70 @@ def _parse_dns(elem: etree._Element, net_name: str) -> DnsDef:
 
 
 def _parse_ip(elem: etree._Element, net_name: str) -> IpDef:
-    family_attr = attr(elem, "family")
-    if family_attr not in (None, "ipv4", "ipv6"):
-        raise xml_error(f"Unrecognized family '{family_attr}' in network '{net_name}'")
+    family = attr(elem, "family")
     address_text = attr(elem, "address")
     if address_text is None:
         raise xml_error(f"Missing required address attribute in network '{net_name}'")
     address = parse_ip_address(address_text)
     if address is None:
         raise xml_error(f"Invalid address '{address_text}' in network '{net_name}'")
-    family = "ipv6" if address.version == 6 else "ipv4"
-    if family_attr is not None and family_attr != family:
-        version = family_attr[-1]
-        raise config_unsupported(
-            f"Family '{family_attr}' specified for non-IPv{version} address "
-            f"'{address_text}' in network '{net_name}'"
-        )
-    prefix = uint_attr(elem, "prefix")
-    netmask = _parse_netmask(elem, net_name, family, address_text, prefix)
-    limit = 128 if family == "ipv6" else 32
-    if prefix is not None and prefix > limit:
-        raise config_unsupported(
-            f"Invalid IPv{family[-1]} prefix '{prefix}' in network '{net_name}'"
-        )
+    netmask_text = attr(elem, "netmask")
+    netmask = parse_ip_address(netmask_text) if netmask_text is not None else None
+    if netmask_text is not None and netmask is None:
+        raise xml_error(f"Invalid netmask '{netmask_text}' in network '{net_name}'")
+    # libvirt takes a prefix of 0 for none (and never prints it)
+    prefix = uint_attr(elem, "prefix") or None
+    local_ptr = yes_no(elem, "localPtr")
+    where = f"'{address_text}' in network '{net_name}'"
+    if family in (None, "ipv4"):
+        if address.version != 4:
+            said = "no" if family is None else "ipv4"
+            raise config_unsupported(f"{said} family specified for non-IPv4 address {where}")
+        if netmask_text is not None:
+            if netmask is None or netmask.version != 4:
+                raise config_unsupported(
+                    f"Invalid netmask '{netmask_text}' for address {where} (both must be IPv4)"
+                )
+            if prefix is not None:
+                raise config_unsupported(
+                    f"Network '{net_name}' IP address cannot have both a prefix and a netmask"
+                )
+        elif prefix is not None and prefix > 32:
+            raise config_unsupported(f"Invalid IPv4 prefix '{prefix}' in network '{net_name}'")
+    elif family == "ipv6":
+        if address.version != 6:
+            raise config_unsupported(f"Family 'ipv6' specified for non-IPv6 address {where}")
+        if netmask_text is not None:
+            raise config_unsupported(f"netmask not allowed for IPv6 address {where}")
+        if prefix is not None and prefix > 128:
+            raise config_unsupported(f"Invalid IPv6 prefix '{prefix}' in network '{net_name}'")
+    else:
+        raise xml_error(f"Unrecognized family '{family}' in network '{net_name}'")
+    if isinstance(netmask, ipaddress.IPv4Address):
+        try:
+            ipaddress.IPv4Network(f"0.0.0.0/{netmask}")
+        except ValueError:
+            # libvirt accepts a non-contiguous mask; no kernel route can use one.
+            raise xml_error(f"Invalid netmask '{netmask_text}' in network '{net_name}'") from None
     ip = IpDef(
         address=address,
-        family=family,
-        family_explicit=family_attr is not None,
-        netmask=netmask,
+        family="ipv6" if address.version == 6 else "ipv4",
+        family_explicit=family is not None,
+        netmask=netmask if isinstance(netmask, ipaddress.IPv4Address) else None,
         prefix=prefix,
+        local_ptr=local_ptr,
     )
     dhcp = elem.find("dhcp")
-    if dhcp is None:
-        return ip
-    ranges = tuple(parse_dhcp_range(r, net_name, ip) for r in children(dhcp, "range"))
-    hosts = tuple(parse_dhcp_host(h, net_name, family) for h in children(dhcp, "host"))
-    return IpDef(
-        address=address,
-        family=family,
-        family_explicit=family_attr is not None,
-        netmask=netmask,
-        prefix=prefix,
-        dhcp_ranges=ranges,
-        dhcp_hosts=hosts,
-    )
-
-
-def _parse_netmask(
-    elem: etree._Element, net_name: str, family: str, address_text: str, prefix: int | None
-) -> ipaddress.IPv4Address | None:
-    text = attr(elem, "netmask")
-    if text is None:
-        return None
-    if family == "ipv6":
-        raise config_unsupported(
-            f"netmask not allowed for IPv6 address '{address_text}' in network '{net_name}'"
-        )
-    if prefix is not None:
-        raise config_unsupported(
-            f"Network '{net_name}' IP address cannot have both a prefix and a netmask"
-        )
-    try:
-        mask = ipaddress.IPv4Address(text)
-        ipaddress.IPv4Network(f"0.0.0.0/{mask}")
-    except ValueError:
-        # libvirt accepts a non-contiguous mask; no kernel route can use one.
-        raise xml_error(f"Invalid netmask '{text}' in network '{net_name}'") from None
-    return mask
+    if dhcp is not None:
+        ip = parse_dhcp(dhcp, net_name, ip)
+    tftp = elem.find("tftp")
+    if tftp is not None:
+        if ip.family != "ipv4":
+            raise config_unsupported(
+                f"Unsupported <tftp> element in an IPv6 element in network '{net_name}'"
+            )
+        ip = dataclasses.replace(ip, tftp_root=attr(tftp, "root") or None)
+    return ip
 
 
 def _parse_route(elem: etree._Element, net_name: str) -> RouteDef:
@@ -426,34 +437,122 @@ def _check_gateways(routes: tuple[RouteDef, ...], ips: tuple[IpDef, ...], net_na
 
 
 def _parse_forward(elem: etree._Element, net_name: str) -> ForwardDef:
+    """``<forward>`` as libvirt reads it: a pool of ``<interface>`` devices
+    (or the ``dev`` attribute) wins over ``<address>`` devices, which win
+    over a ``<pf>``; the others are dropped."""
     mode = attr(elem, "mode") or "nat"
     if mode not in FORWARD_MODES:
         raise config_unsupported(f"unknown forwarding type '{mode}'")
-    if mode not in SUPPORTED_MODES:
-        raise config_unsupported(f"forward mode '{mode}' of network '{net_name}' is not supported")
+    managed = (attr(elem, "managed") or "").lower() == "yes"
+    driver_elem = elem.find("driver")
+    driver = attr(driver_elem, "name") if driver_elem is not None else None
+    if driver is not None and driver not in DRIVER_NAMES:
+        raise config_unsupported(f"Unknown forward <driver name='{driver}'/> in network {net_name}")
+    if_elems = children(elem, "interface")
+    addr_elems = children(elem, "address")
+    pf_elems = children(elem, "pf")
+    nat_elems = children(elem, "nat")
+    fwd = ForwardDef(mode=mode, managed=managed, driver=driver or None)
+    if len(nat_elems) > 1:
+        raise xml_error(f"Only one <nat> element is allowed in <forward> of network {net_name}")
+    if nat_elems:
+        if mode != "nat":
+            raise xml_error(
+                f"The <nat> element can only be used when <forward> 'mode' is 'nat' "
+                f"in network {net_name}"
+            )
+        fwd = _parse_nat(nat_elems[0], net_name, fwd)
     dev = attr(elem, "dev")
-    interfaces = tuple(parse_forward_interface(i) for i in children(elem, "interface"))
-    if dev is not None and interfaces and interfaces[0] != dev:
+    if dev is not None and (addr_elems or pf_elems):
+        # libvirt's message really ends in a literal %s
         raise xml_error(
-            f"<forward dev='{dev}'> must match first <interface dev='{interfaces[0]}'/> "
-            f"in network {net_name}"
+            "the <forward> 'dev' attribute cannot be used when <address> or <pf> "
+            "sub-elements are present in network %s"
         )
-    if dev is not None and not interfaces:
-        interfaces = (dev,)
-    if len(interfaces) > 1 and mode in MODES_NEEDING_IP:
-        raise xml_error(
-            f"multiple forwarding interfaces specified for network '{net_name}', "
-            "only one is supported"
-        )
-    nat = elem.find("nat")
-    if nat is None:
-        return ForwardDef(mode=mode, interfaces=interfaces)
-    if mode != "nat":
-        raise xml_error(
-            f"The <nat> element can only be used when <forward> 'mode' is 'nat' "
-            f"in network {net_name}"
-        )
-    return _parse_nat(nat, net_name, ForwardDef(mode=mode, interfaces=interfaces))
+    if if_elems or dev is not None:
+        return dataclasses.replace(fwd, interfaces=_forward_devs(dev, if_elems, net_name))
+    if addr_elems:
+        return dataclasses.replace(fwd, addresses=_forward_addresses(addr_elems, net_name))
+    if len(pf_elems) > 1:
+        raise xml_error(f"Only one <pf> element is allowed in <forward> of network {net_name}")
+    if pf_elems:
+        pf = attr(pf_elems[0], "dev")
+        if pf is None:
+            raise xml_error(
+                f"Missing required dev attribute in <pf> element of network '{net_name}'"
+            )
+        return dataclasses.replace(fwd, pf=pf)
+    return fwd
+
+
+def _forward_devs(dev: str | None, elems: list[etree._Element], net_name: str) -> tuple[str, ...]:
+    devs = [dev] if dev is not None else []
+    for index, elem in enumerate(elems):
+        name = attr(elem, "dev")
+        if name is None:
+            raise xml_error(
+                "Missing required dev attribute in <forward> <interface> element "
+                f"of network {net_name}"
+            )
+        if index == 0 and dev is not None:
+            if name != dev:
+                raise xml_error(
+                    f"<forward dev='{dev}'> must match first <interface dev='{name}'/> "
+                    f"in network {net_name}"
+                )
+            continue
+        if name in devs[:index]:
+            raise xml_error(f"interface '{name}' can only be listed once in network {net_name}")
+        devs.append(name)
+    return tuple(devs)
+
+
+def _forward_addresses(elems: list[etree._Element], net_name: str) -> tuple[PciAddress, ...]:
+    found: list[PciAddress] = []
+    for elem in elems:
+        kind = attr(elem, "type")
+        if kind is None:
+            raise xml_error(f"missing address type in network {net_name}")
+        if kind not in ("none", "pci", "netdev"):
+            raise config_unsupported(f"unknown address type '{kind}' in network {net_name}")
+        if kind != "pci":
+            raise xml_error(f"unsupported address type '{kind}' in network {net_name}")
+        addr = parse_pci_address(elem)
+        if addr in found:
+            raise xml_error(
+                f"PCI device '{addr}' can only be listed once in network {net_name}"
+            )
+        found.append(addr)
+    return tuple(found)
+
+
+def parse_pci_address(elem: etree._Element) -> PciAddress:
+    """``<address type='pci' domain bus slot function/>`` (numbers in any C
+    base), checked only when domain, bus or slot is set, as libvirt does."""
+    values = {}
+    for field in ("domain", "bus", "slot", "function"):
+        text = attr(elem, field)
+        value = strtoul(text, base=0, negative=False) if text is not None else 0
+        if value is None:
+            raise bad_attr_value(field, "address", str(text), "non-negative integer value")
+        values[field] = value
+    multi = attr(elem, "multifunction")
+    if multi is not None and multi not in ("on", "off"):
+        raise bad_attr_value("multifunction", "address", multi)
+    addr = PciAddress(**values)
+    if addr.domain or addr.bus or addr.slot:
+        for field, limit, shown in (
+            ("bus", 0xFF, "bus='0x{:x}', must be <= 0xFF"),
+            ("slot", 0x1F, "slot='0x{:x}', must be <= 0x1F"),
+            ("function", 7, "function=0x{:x}, must be <= 7"),
+        ):
+            if values[field] > limit:
+                raise VirError.make(
+                    ErrorCode.XML_ERROR,
+                    NONE_DOMAIN,
+                    "Invalid PCI address " + shown.format(values[field]),
+                )
+    return addr
 
 
 def _parse_nat(elem: etree._Element, net_name: str, fwd: ForwardDef) -> ForwardDef:
@@ -461,6 +560,11 @@ def _parse_nat(elem: etree._Element, net_name: str, fwd: ForwardDef) -> ForwardD
     nat_ipv6 = yes_no(elem, "ipv6")
     addr_start = addr_end = None
     port_start = port_end = None
+    for what in ("address", "port"):
+        if len(children(elem, what)) > 1:
+            raise xml_error(
+                f"Only one <{what}> element is allowed in <nat> in <forward> in network {net_name}"
+            )
     address = elem.find("address")
     if address is not None:
         values = []
@@ -486,9 +590,8 @@ def _parse_nat(elem: etree._Element, net_name: str, fwd: ForwardDef) -> ForwardD
         port_end = parse_uint(attr(port, "end"))
         if port_end is None or port_end > 65535 or port_end < port_start:
             raise detail_error(f"Missing or invalid 'end' attribute in <port> {where}")
-    return ForwardDef(
-        mode=fwd.mode,
-        interfaces=fwd.interfaces,
+    return dataclasses.replace(
+        fwd,
         nat_address_start=addr_start,
         nat_address_end=addr_end,
         nat_port_start=port_start,
@@ -498,18 +601,53 @@ def _parse_nat(elem: etree._Element, net_name: str, fwd: ForwardDef) -> ForwardD
 
 
 def _check_forward(
-    forward: ForwardDef | None, bridge: BridgeDef | None, ips: tuple[IpDef, ...], net_name: str
+    forward: ForwardDef | None,
+    bridge: BridgeDef | None,
+    bridge_elem: etree._Element | None,
+    ips: tuple[IpDef, ...],
+    net_name: str,
 ) -> None:
+    """What libvirt checks of the rest of the network against the forward mode."""
     if forward is None:
         return
-    if forward.mode in MODES_NEEDING_IP and not ips:
+    mode = forward.mode
+    pool = len(forward.interfaces) + len(forward.addresses)
+    if mode in MODES_NEEDING_IP:
+        if not ips:
+            raise xml_error(
+                f"{mode} forwarding requested, but no IP address provided for network '{net_name}'"
+            )
+        if pool > 1:
+            raise xml_error(
+                f"multiple forwarding interfaces specified for network '{net_name}', "
+                "only one is supported"
+            )
+        if mode == "open" and pool:
+            raise xml_error(
+                f"forward dev not allowed for network '{net_name}' with forward mode='open'"
+            )
+        return
+    name = bridge.name if bridge is not None else None
+    zone = bridge.zone if bridge is not None else None
+    manager = bridge.mac_table_manager if bridge is not None else None
+    if mode in DIRECT_MODES:
+        for value, what in (
+            (name, "bridge name"),
+            (zone, "bridge zone"),
+            (manager, "bridge macTableManager setting"),
+        ):
+            if value is not None:
+                raise xml_error(f"{what} not allowed in {mode} mode (network '{net_name}')")
+    delay = bridge.delay if bridge is not None else 0
+    stp_given = bridge_elem is not None and attr(bridge_elem, "stp") is not None
+    if delay or stp_given or zone is not None:
         raise xml_error(
-            f"{forward.mode} forwarding requested, but no IP address provided "
-            f"for network '{net_name}'"
+            "bridge delay/stp/zone options only allowed in route, nat, and isolated mode, "
+            f"not in {mode} (network '{net_name}')"
         )
-    if forward.mode == "bridge" and bridge is not None and bridge.name and forward.interfaces:
+    if name and (pool or forward.pf is not None):
         raise xml_error(
-            "A network with forward mode='bridge' can specify a bridge name or a forward dev, "
+            f"A network with forward mode='{mode}' can specify a bridge name or a forward dev, "
             f"but not both (network '{net_name}')"
         )
 
@@ -546,76 +684,21 @@ def parse_portgroup(elem: etree._Element) -> PortgroupDef:
     name = attr(elem, "name")
     if name is None:
         raise xml_error("Missing required name attribute in portgroup")
+    default = (attr(elem, "default") or "").lower() == "yes"
     trust = yes_no(elem, "trustGuestRxFilters")
-    vlan_elem = elem.find("vlan")
-    vlan = _parse_vlan(vlan_elem) if vlan_elem is not None else None
-    bandwidth = None
+    vport_elem = elem.find("virtualport")
+    virtualport = None
+    if vport_elem is not None:
+        virtualport = parse_virtualport(vport_elem, require_type=False)
     bw_elem = elem.find("bandwidth")
-    if bw_elem is not None:
-        bandwidth = parse_bandwidth(bw_elem)
-        inbound = bandwidth.inbound
-        if inbound is not None and inbound.floor is not None:
-            raise VirError.make(
-                ErrorCode.CONFIG_UNSUPPORTED,
-                NONE_DOMAIN,
-                "floor attribute is not supported for this config",
-            )
-        if bandwidth.inbound is None and bandwidth.outbound is None:
-            bandwidth = None
+    bandwidth = parse_bandwidth(bw_elem, allow_floor=False) if bw_elem is not None else None
+    vlan_elem = elem.find("vlan")
+    vlan = parse_vlan(vlan_elem) if vlan_elem is not None else None
     return PortgroupDef(
         name=name,
-        default=attr(elem, "default") == "yes",
+        default=default,
         trust_guest_rx_filters=trust,
         vlan=vlan,
         bandwidth=bandwidth,
+        virtualport=virtualport,
     )
-
-
-def _vlan_error(detail: str) -> VirError:
-    return VirError.make(ErrorCode.XML_ERROR, NONE_DOMAIN, detail)
-
-
-def _parse_vlan(elem: etree._Element) -> VlanDef:
-    tags: list[int] = []
-    native_mode = native_tag = None
-    for tag in children(elem, "tag"):
-        if attr(tag, "id") is None:
-            raise VirError.make(
-                ErrorCode.XML_ERROR,
-                ErrorDomain.XML,
-                "Missing required attribute 'id' in element 'tag'",
-            )
-        number = uint_attr(tag, "id")
-        assert number is not None
-        if number > 4095:
-            raise _vlan_error(f"vlan tag id {number} too large (maximum 4095)")
-        mode = attr(tag, "nativeMode")
-        if mode is not None:
-            if mode not in ("tagged", "untagged"):
-                raise bad_attr_value("nativeMode", "tag", mode)
-            if native_mode is not None:
-                raise _vlan_error("duplicate native vlan setting")
-            native_mode, native_tag = mode, number
-        tags.append(number)
-    trunk_text = attr(elem, "trunk")
-    if len(tags) > 1:
-        if trunk_text not in (None, "yes"):
-            raise _vlan_error(
-                f"invalid \"trunk='{trunk_text}'\" in <vlan> - trunk='yes' is required "
-                "for more than one vlan tag"
-            )
-        trunk = True
-    elif tags:
-        if trunk_text not in (None, "yes", "no"):
-            raise _vlan_error(f"invalid \"trunk='{trunk_text}'\" in <vlan> - must be yes or no")
-        trunk = trunk_text == "yes"
-        if trunk_text == "no" and native_mode is not None:
-            raise _vlan_error(
-                "invalid configuration in <vlan> - \"trunk='no'\" is not allowed "
-                "with a native vlan id"
-            )
-    else:
-        raise _vlan_error(
-            "missing tag id - each <vlan> must have at least one <tag id='n'/> subelement"
-        )
-    return VlanDef(tags=tuple(tags), trunk=trunk, native_mode=native_mode, native_tag=native_tag)

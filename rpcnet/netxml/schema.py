@@ -22,10 +22,10 @@ SCHEMA_PATH = SCHEMA_DIR / "network.rng"
 _Rule = tuple[frozenset[str], frozenset[str]]
 _ALLOWED: dict[str, _Rule] = {
     "network": (
-        frozenset({"ipv6"}),
+        frozenset({"ipv6", "trustGuestRxFilters", "connections"}),
         frozenset(
             {"name", "uuid", "metadata", "forward", "bridge", "mtu", "mac", "domain", "dns", "ip"}
-            | {"portgroup", "route"}
+            | {"portgroup", "route", "bandwidth", "vlan", "port", "virtualport"}
         ),
     ),
     "route": (
@@ -34,25 +34,42 @@ _ALLOWED: dict[str, _Rule] = {
     ),
     "portgroup": (
         frozenset({"name", "default", "trustGuestRxFilters"}),
-        frozenset({"vlan", "bandwidth"}),
+        frozenset({"vlan", "bandwidth", "virtualport"}),
+    ),
+    "virtualport": (frozenset({"type"}), frozenset({"parameters"})),
+    "parameters": (
+        frozenset(
+            {"managerid", "typeid", "typeidversion", "instanceid", "profileid", "interfaceid"}
+        ),
+        frozenset(),
     ),
     "vlan": (frozenset({"trunk"}), frozenset({"tag"})),
     "tag": (frozenset({"id", "nativeMode"}), frozenset()),
-    "bandwidth": (frozenset(), frozenset({"inbound", "outbound"})),
+    "bandwidth": (frozenset({"classID"}), frozenset({"inbound", "outbound"})),
     "inbound": (frozenset({"average", "peak", "burst", "floor"}), frozenset()),
     "outbound": (frozenset({"average", "peak", "burst"}), frozenset()),
     "name": (frozenset(), frozenset()),
     "uuid": (frozenset(), frozenset()),
-    "forward": (frozenset({"mode", "dev"}), frozenset({"interface", "nat"})),
-    "interface": (frozenset({"dev"}), frozenset()),
+    "forward": (
+        frozenset({"mode", "dev", "managed"}),
+        frozenset({"interface", "nat", "address", "pf", "driver"}),
+    ),
+    "interface": (frozenset({"dev", "connections"}), frozenset()),
+    "pf": (frozenset({"dev"}), frozenset()),
+    "driver": (frozenset({"name"}), frozenset()),
     "nat": (frozenset({"ipv6"}), frozenset({"address", "port"})),
-    "address": (frozenset({"start", "end"}), frozenset()),
-    "port": (frozenset({"start", "end"}), frozenset()),
-    "bridge": (frozenset({"name", "stp", "delay"}), frozenset()),
+    "port": (frozenset({"start", "end", "isolated"}), frozenset()),
+    "bridge": (
+        frozenset({"name", "stp", "delay", "zone", "macTableManager"}),
+        frozenset(),
+    ),
     "mtu": (frozenset({"size"}), frozenset()),
     "mac": (frozenset({"address"}), frozenset()),
     "domain": (frozenset({"name", "localOnly"}), frozenset()),
-    "dns": (frozenset({"enable"}), frozenset({"forwarder", "txt", "srv", "host"})),
+    "dns": (
+        frozenset({"enable", "forwardPlainNames"}),
+        frozenset({"forwarder", "txt", "srv", "host"}),
+    ),
     "forwarder": (frozenset({"addr", "domain"}), frozenset()),
     "txt": (frozenset({"name", "value"}), frozenset()),
     "srv": (
@@ -60,12 +77,24 @@ _ALLOWED: dict[str, _Rule] = {
         frozenset(),
     ),
     "hostname": (frozenset(), frozenset()),
-    "ip": (frozenset({"address", "netmask", "prefix", "family"}), frozenset({"dhcp"})),
-    "dhcp": (frozenset(), frozenset({"range", "host"})),
-    "range": (frozenset({"start", "end"}), frozenset()),
+    "ip": (
+        frozenset({"address", "netmask", "prefix", "family", "localPtr"}),
+        frozenset({"dhcp", "tftp"}),
+    ),
+    "tftp": (frozenset({"root"}), frozenset()),
+    "dhcp": (frozenset(), frozenset({"range", "host", "bootp"})),
+    "range": (frozenset({"start", "end"}), frozenset({"lease"})),
+    "lease": (frozenset({"expiry", "unit"}), frozenset()),
+    "bootp": (frozenset({"file", "server"}), frozenset()),
 }
+# <address> is a NAT range under <nat>, a PCI device under <forward>
+_NAT_ADDRESS: _Rule = (frozenset({"start", "end"}), frozenset())
+_PCI_ADDRESS: _Rule = (
+    frozenset({"type", "domain", "bus", "slot", "function", "multifunction", "connections"}),
+    frozenset(),
+)
 _DNS_HOST: _Rule = (frozenset({"ip"}), frozenset({"hostname"}))
-_DHCP_HOST: _Rule = (frozenset({"mac", "id", "name", "ip"}), frozenset())
+_DHCP_HOST: _Rule = (frozenset({"mac", "id", "name", "ip"}), frozenset({"lease"}))
 
 
 _PORT_ALLOWED: dict[str, _Rule] = {
@@ -117,9 +146,12 @@ def validate_schema(
 
 
 def _rules(elem: etree._Element, table: dict[str, _Rule]) -> _Rule | None:
+    parent = elem.getparent()
+    parent_tag = parent.tag if parent is not None else None
     if elem.tag == "host" and table is _ALLOWED:
-        parent = elem.getparent()
-        return _DNS_HOST if parent is not None and parent.tag == "dns" else _DHCP_HOST
+        return _DNS_HOST if parent_tag == "dns" else _DHCP_HOST
+    if elem.tag == "address" and table is _ALLOWED:
+        return _NAT_ADDRESS if parent_tag == "nat" else _PCI_ADDRESS
     return table.get(str(elem.tag))
 
 

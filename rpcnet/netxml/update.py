@@ -1,8 +1,10 @@
 """``virNetworkUpdate``: apply one section edit to a definition.
 
-The result is re-checked by formatting and parsing it again, so an edit can
-never produce a definition that ``parse_network`` would refuse. The input
-definition is never changed.
+As in libvirt, the edit is applied to a copy made by formatting and parsing
+the definition, and the result is checked by formatting and parsing it again
+(so an edit can never produce a definition that ``parse_network`` would
+refuse); the edited copy itself is the result. The input definition is never
+changed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from lxml import etree
 
 from rpcnet.errors import VirError
 
-from ._errors import config_unsupported, invalid_op, op_unsupported, xml_error
+from ._errors import invalid_op, op_unsupported, xml_error
 from .elements import (
     parse_dhcp_host,
     parse_dhcp_range,
@@ -67,12 +69,15 @@ def update_network(
             f"while updating network '{net.name}'"
         )
     refuse_unsupported(elem)
-    return _recheck(handler(net, command, parent_index, elem))
-
-
-def _recheck(net: NetworkDef) -> NetworkDef:
+    new = handler(_copy(net), command, parent_index, elem)
     # Check before the round trip: parsing normalizes raw newlines in attributes.
-    check_network(net)
+    check_network(new)
+    _copy(new)
+    return new
+
+
+def _copy(net: NetworkDef) -> NetworkDef:
+    """libvirt's virNetworkDefCopy: the definition formatted and parsed again."""
     again = network_from_element(parse_xml(format_network(net), "(network_definition)"))
     # the re-parse drops comments, which libvirt keeps in <metadata>
     return dataclasses.replace(again, metadata=net.metadata)
@@ -177,11 +182,13 @@ def _dhcp_range(
         raise op_unsupported("dhcp ranges cannot be modified, only added or deleted")
     rng = parse_dhcp_range(elem, net.name, ip)
     ranges = ip.dhcp_ranges
+    # a range is known by its start and end; its lease does not count
+    found = [i for i, old in enumerate(ranges) if (old.start, old.end) == (rng.start, rng.end)]
     if command == DELETE:
-        if rng not in ranges:
+        if not found:
             raise invalid_op(f"couldn't locate a matching dhcp range entry in network '{net.name}'")
-        new_ranges = _without(ranges, ranges.index(rng))
-    elif rng in ranges:
+        new_ranges = _without(ranges, found[0])
+    elif found:
         raise invalid_op(
             f"there is an existing dhcp range entry in network '{net.name}' that matches "
             f"\"<range start='{rng.start}' end='{rng.end}'/>\""
@@ -212,7 +219,14 @@ def _forward_interface(net: NetworkDef, command: int, _: int, elem: etree._Eleme
     else:
         new_devs = _insert(devs, dev, command)
     if fwd is None:
-        raise config_unsupported(f"network '{net.name}' has no <forward> element to update")
+        # libvirt adds it to a pool nothing prints or uses, and loses it on the next copy
+        return net
+    if command == ADD_FIRST and fwd.addresses:
+        # first in the pool, libvirt prints it as <forward dev> next to the addresses
+        raise xml_error(
+            "the <forward> 'dev' attribute cannot be used when <address> or <pf> "
+            "sub-elements are present in network %s"
+        )
     return dataclasses.replace(net, forward=dataclasses.replace(fwd, interfaces=new_devs))
 
 

@@ -23,6 +23,10 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f,=#]")
 # Host and domain names additionally may not hold blanks (hosts-file fields).
 _UNSAFE_HOST = re.compile(r"[\x00-\x20\x7f,=#]")
 _UNSAFE_IFNAME = re.compile(r"[\x00-\x20\x7f/,=#:]")
+# File names for dnsmasq's tftp-root and dhcp-boot: no separators or line breaks.
+_UNSAFE_PATH = re.compile(r"[\x00-\x1f\x7f,]")
+# libvirt prints a virtualport profileid without escaping it.
+_MARKUP = re.compile(r"[<>&'\"]")
 
 
 def check_network(net: NetworkDef) -> None:
@@ -34,6 +38,11 @@ def check_network(net: NetworkDef) -> None:
     if net.forward is not None:
         for dev in net.forward.interfaces:
             check_ifname(dev, "forward interface", label)
+        if net.forward.pf is not None:
+            check_ifname(net.forward.pf, "forward pf", label)
+    for vport in (net.virtualport, *(group.virtualport for group in net.portgroups)):
+        if vport is not None and vport.profileid is not None:
+            _check_text(vport.profileid, "virtualport profileid", label, _MARKUP)
     if net.domain is not None:
         _check_text(net.domain.name, "domain name", label, _UNSAFE_HOST)
     if net.dns is not None:
@@ -76,6 +85,10 @@ def _check_text(value: str, what: str, label: str, bad: re.Pattern[str]) -> None
 
 
 def _check_ip(ip: IpDef, label: str) -> None:
+    if ip.tftp_root is not None:
+        _check_text(ip.tftp_root, "tftp root", label, _UNSAFE_PATH)
+    if ip.bootp_file is not None:
+        _check_text(ip.bootp_file, "bootp file", label, _UNSAFE_PATH)
     check_ranges(ip.dhcp_ranges, label)
     for host in ip.dhcp_hosts:
         if host.name is not None:

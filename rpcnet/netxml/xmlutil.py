@@ -3,6 +3,9 @@ small attribute readers the parsers share."""
 
 from __future__ import annotations
 
+import uuid as uuidlib
+from collections.abc import Iterable
+
 from lxml import etree
 
 from rpcnet.errors import VirError
@@ -93,3 +96,83 @@ def text_of(elem: etree._Element | None) -> str | None:
     if elem is None:
         return None
     return "".join(str(part) for part in elem.itertext())
+
+
+def strtoul(
+    text: str, *, base: int = 10, limit: int = 0xFFFFFFFF, negative: bool = True
+) -> int | None:
+    """C's strtoul as libvirt's virStrToLong_ui uses it on a whole string:
+    leading blanks, a sign, a 0x/0 prefix with ``base`` 0; a negative number
+    wraps (so "-1" is ``limit``) unless ``negative`` is False (the "p"
+    variants refuse it); None when it is not a number or too big."""
+    rest = text.lstrip(" \t\n\v\f\r")
+    if rest[:1] == "-" and not negative:
+        return None
+    negative = rest[:1] == "-"
+    rest = rest[1:] if rest[:1] in "+-" and rest else rest
+    if base == 0:
+        if rest[:2].lower() == "0x" and len(rest) > 2:
+            base, rest = 16, rest[2:]
+        elif rest[:1] == "0" and len(rest) > 1:
+            base, rest = 8, rest[1:]
+        else:
+            base = 10
+    try:
+        if not rest or not rest.isascii() or not rest.isalnum():
+            return None
+        value = int(rest, base)
+    except ValueError:
+        return None
+    if negative and value:
+        value = limit + 1 - value if value <= limit + 1 else limit + 1
+    return value if value <= limit else None
+
+
+def parse_uuid(text: str) -> uuidlib.UUID | None:
+    """A UUID as libvirt's virUUIDParse reads it: 32 hex digits with any
+    dashes or blanks between pairs, blanks around."""
+    digits: list[str] = []
+    rest = text.strip(" \t\n\v\f\r")
+    index = 0
+    while len(digits) < 32:
+        if index >= len(rest):
+            return None
+        char = rest[index]
+        if char in "- " and len(digits) % 2 == 0:
+            index += 1
+            continue
+        if char not in "0123456789abcdefABCDEF":
+            return None
+        digits.append(char)
+        index += 1
+    if rest[index:].strip(" \t\n\v\f\r"):
+        return None
+    return uuidlib.UUID("".join(digits))
+
+
+_ESCAPES = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;"})
+
+Attrs = Iterable[tuple[str, object | None]]
+
+
+def escape(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
+def attrs_text(attrs: Attrs) -> str:
+    return "".join(f" {key}='{escape(str(value))}'" for key, value in attrs if value is not None)
+
+
+def element(indent: int, tag: str, attrs: Attrs = (), body: list[str] | None = None) -> list[str]:
+    """Lines of one element: self-closing when ``body`` is None, else open,
+    the body lines, close."""
+    pad = "  " * indent
+    if body is None:
+        return [f"{pad}<{tag}{attrs_text(attrs)}/>"]
+    return [f"{pad}<{tag}{attrs_text(attrs)}>", *body, f"{pad}</{tag}>"]
+
+
+def text_element(indent: int, tag: str, text: str) -> str:
+    return f"{'  ' * indent}<{tag}>{escape(text)}</{tag}>"
+
+

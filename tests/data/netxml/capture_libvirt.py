@@ -37,12 +37,16 @@ def define_all(conn):
 
 
 def update_all(conn):
+    """Each case is [command, section, parent index, xml] applied to
+    update_base.xml, or with a fifth item naming another base file here."""
     cases = json.loads((HERE / "update_cases.json").read_text())
-    base = (HERE / "update_base.xml").read_text()
     out = []
-    for cmd, section, index, xml in cases:
-        net = conn.networkDefineXML(base)
+    for cmd, section, index, xml, *rest in cases:
+        base = rest[0] if rest else "update_base.xml"
+        net = conn.networkDefineXML((HERE / base).read_text())
         case = {"command": cmd, "section": section, "index": index, "xml": xml}
+        if rest:
+            case["base"] = base
         try:
             net.update(cmd, section, index, xml, 0)
             case["result"] = net.XMLDesc(0)
