@@ -96,7 +96,7 @@ def test_dnsmasq_conf_like_libvirt() -> None:
                  "enable-ra", "dhcp-lease-max=25", "dhcp-hostsfile=/run/x/dhcp.hostsfile"):
         assert line in text.splitlines(), line
     assert dnsmasq_conf.hostsfile(netdef) == "52:54:00:00:00:01,10.1.0.5,h\n"
-    assert dnsmasq_conf.addnhosts(netdef) == "10.1.0.7\ta b\n"
+    assert dnsmasq_conf.addnhosts(netdef) == "10.1.0.7\ta\tb\t\n"
     assert "port=0" in dnsmasq_conf.conf(
         parse_network(net("<dns enable='no'/>" + IPV4)), paths).splitlines()
     assert not dnsmasq_conf.needed(parse_network(net("<dns enable='no'/><ip address='10.1.0.1' "
