@@ -179,3 +179,43 @@ def test_host_bridge_network_uses_and_keeps_the_hosts_bridge(
     virsh(daemon.uri, "net-destroy", "shared", check=True)
     assert daemon.snapshot() == before  # the host's bridge and its address stay
     assert not (daemon.state_dir / "network" / "run" / "shared").exists()
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    ("<forward mode='nat'/><bridge name='rpcref' zone='trusted'/>"
+     "<ip address='10.73.0.1' prefix='24'/>",
+     "internal error: zone trusted requested for network ref but firewalld is not active"),
+    ("<forward mode='nat'/><bridge name='rpcref'/><bandwidth><inbound average='1000'/>"
+     "</bandwidth><ip address='10.73.0.1' prefix='24'/>",
+     "unsupported configuration: <bandwidth> of network 'ref' is not supported by the host "
+     "backend"),
+    ("<forward mode='passthrough'><pf dev='nosuchpf0'/></forward>",
+     "internal error: No usable Vf's present on SRIOV PF nosuchpf0"),
+], ids=["zone", "bandwidth", "pf-without-vfs"])
+def test_start_refusals_leave_nothing(daemon: HostDaemon, tmp_path: Path, body: str,
+                                      error: str) -> None:
+    before = daemon.snapshot()
+    path = tmp_path / "ref.xml"
+    path.write_text(f"<network><name>ref</name>{body}</network>")
+    virsh(daemon.uri, "net-define", str(path), check=True)
+    res = virsh(daemon.uri, "net-start", "ref")
+    assert res.returncode == 1 and f"error: {error}\n" in res.stderr
+    assert "Active:         no" in virsh(daemon.uri, "net-info", "ref", check=True).stdout
+    assert daemon.snapshot() == before
+    assert not (daemon.state_dir / "network" / "run" / "ref").exists()
+
+
+def test_mac_table_manager_libvirt_filters_vlans(daemon: HostDaemon, tmp_path: Path) -> None:
+    probe = daemon.ns.run("ip", "link", "add", "probe0", "type", "bridge", "vlan_filtering", "1")
+    daemon.ns.run("ip", "link", "del", "probe0")
+    before = daemon.snapshot()
+    path = tmp_path / "mtm.xml"
+    path.write_text("<network><name>mtm</name><bridge name='rpcmtm' macTableManager='libvirt'/>"
+                    "<ip address='10.74.0.1' prefix='24'/></network>")
+    res = virsh(daemon.uri, "net-create", str(path))
+    if probe.returncode == 0:
+        assert res.returncode == 0, res.stderr
+        assert "vlan_filtering 1" in daemon.ns.run("ip", "-d", "link", "show", "rpcmtm").stdout
+    else:  # a kernel without VLAN filtering: refused (libvirt fails too), nothing left
+        assert "Unable to create bridge rpcmtm: Operation not supported" in res.stderr
+        assert daemon.snapshot() == before

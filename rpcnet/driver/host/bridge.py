@@ -17,6 +17,9 @@ class BridgeSpec:
     stp: bool = True
     delay: int = 0  # forward delay, seconds
     mtu: int | None = None
+    #: ``macTableManager='libvirt'``: the bridge filters by VLAN so that its
+    #: ports need not learn or flood (libvirt turns vlan_filtering on)
+    vlan_filtering: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,8 @@ async def create(nl: Netlink, spec: BridgeSpec) -> int:
         attrs["address"] = spec.mac
     if spec.mtu:
         attrs["mtu"] = spec.mtu
+    if spec.vlan_filtering:
+        attrs["br_vlan_filtering"] = 1
 
     def add(ipr: Any) -> int:
         ipr.link("add", **attrs)

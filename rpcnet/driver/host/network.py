@@ -69,6 +69,31 @@ def _interfaces(netdef: NetworkDef) -> set[address.Interface]:
     return {ipaddress.ip_interface(f"{ip.address}/{ip.effective_prefix}") for ip in netdef.ips}
 
 
+def _check_startable(netdef: NetworkDef) -> None:
+    """Refuse, before anything is created, what the host backend cannot do."""
+    zone = netdef.bridge.zone if netdef.bridge is not None else None
+    if zone:  # rpcnetd drives nftables itself; libvirt says the same without firewalld
+        raise internal_error(f"zone {zone} requested for network {netdef.name} "
+                             "but firewalld is not active")
+    if netdef.bandwidth is not None and netdef.forward_mode in (None, "nat", "route", "open",
+                                                                "bridge"):
+        # libvirt's tc setup on the bridge (htb, sfq, u32 policing) for
+        # network-wide QoS is not implemented: refuse rather than run unlimited
+        raise VirError.make(ErrorCode.CONFIG_UNSUPPORTED, ErrorDomain.NETWORK,
+                            f"<bandwidth> of network '{netdef.name}' is not supported by "
+                            "the host backend")
+
+
+def _check_pf(netdef: NetworkDef) -> None:
+    """libvirt's check of a pool drawn from an SR-IOV physical function: it
+    must have virtual functions."""
+    forward = netdef.forward
+    if forward is None or forward.pf is None or forward.interfaces or forward.addresses:
+        return
+    if not list(Path(f"/sys/class/net/{forward.pf}/device").glob("virtfn*")):
+        raise internal_error(f"No usable Vf's present on SRIOV PF {forward.pf}")
+
+
 class NetworkRuntime:
     """The kernel side of one running network."""
 
@@ -85,7 +110,9 @@ class NetworkRuntime:
 
     async def start(self, netdef: NetworkDef) -> None:
         """Make ``netdef`` run; on any failure undo every step and raise VirError."""
+        _check_startable(netdef)
         if netdef.forward_mode in EXTERNAL_MODES:
+            await asyncio.to_thread(_check_pf, netdef)
             await self._host.run.write(Record(network=netdef.name, bridge=None))
             return
         name = bridge_of(netdef)
@@ -98,7 +125,9 @@ class NetworkRuntime:
             undo.push_async_callback(self._host.run.remove, self.name)
             index = await bridge.create(self._host.netlink, bridge.BridgeSpec(
                 name=name, mac=netdef.mac, stp=netdef.bridge.stp if netdef.bridge else True,
-                delay=netdef.bridge.delay if netdef.bridge else 0, mtu=netdef.mtu))
+                delay=netdef.bridge.delay if netdef.bridge else 0, mtu=netdef.mtu,
+                vlan_filtering=bool(netdef.bridge and
+                                    netdef.bridge.mac_table_manager == "libvirt")))
             undo.push_async_callback(bridge.delete, self._host.netlink, name)
             await self._addresses(netdef, index)
             await bridge.set_up(self._host.netlink, name)
