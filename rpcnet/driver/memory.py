@@ -29,8 +29,10 @@ from pathlib import Path
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.netxml import (
     NetworkDef,
+    PciAddress,
     PortDef,
     assign_defaults,
+    format_network,
     format_port,
     parse_network,
     parse_port,
@@ -38,6 +40,7 @@ from rpcnet.netxml import (
 )
 from rpcnet.protocol.values import DhcpLease, NetworkRef, PortRef, TypedParam
 
+from . import checks
 from . import ports as portlib
 from .base import (
     DefineFlags,
@@ -59,17 +62,6 @@ log = logging.getLogger(__name__)
 _ALL_LIST_FLAGS = int(ListFlags.INACTIVE | ListFlags.ACTIVE) | 0x3C
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{1,2}(:[0-9A-Fa-f]{1,2}){5}$")
 _INVALID_MAC = 44  # VIR_ERR_INVALID_MAC
-
-
-def _check_one_dhcp_per_family(netdef: NetworkDef) -> None:
-    """The bridge driver serves DHCP on one address per family (networkValidate)."""
-    for family, label in (("ipv4", "IPv4"), ("ipv6", "IPv6")):
-        if sum(1 for ip in netdef.ips if ip.family == family and ip.has_dhcp) > 1:
-            raise _net_error(
-                ErrorCode.CONFIG_UNSUPPORTED,
-                f"Multiple {label} dhcp sections found -- dhcp is supported only for a "
-                f"single {label} address on each network",
-            )
 
 
 def _net_error(code: int, detail: str) -> VirError:
@@ -208,13 +200,14 @@ class MemoryDriver(NetworkDriver):
             if netdef.uuid is None:
                 return dataclasses.replace(netdef, uuid=uuidlib.uuid4())
             return netdef
-        _check_one_dhcp_per_family(netdef)
         others = self._nets.bridges(excluding=netdef.name)
-        if netdef.forward_mode != "bridge":
+        if netdef.forward_mode in portlib.BRIDGED_MODES:
             name = netdef.bridge.name if netdef.bridge is not None else None
             if name and "%d" not in name and name in others:
                 raise _net_error(ErrorCode.INTERNAL_ERROR, f"bridge name '{name}' already in use.")
-        return assign_defaults(netdef, used_bridges=others | self._host_link_names())
+        netdef = assign_defaults(netdef, used_bridges=others | self._host_link_names())
+        checks.check_network(netdef, is_vf=self._is_virtual_function)
+        return netdef
 
     def _existing_for(self, netdef: NetworkDef, *, check_live: bool) -> NetObj | None:
         """libvirt's virNetworkObjAssignDef checks: the object ``netdef``
@@ -240,11 +233,27 @@ class MemoryDriver(NetworkDriver):
             )
         return None
 
+    def _prepare(self, obj: NetObj | None, netdef: NetworkDef) -> NetworkDef:
+        """The definition ``netdef`` runs as: libvirt's bridge driver refuses
+        a subnet another running network uses, and gives a network that names
+        a PF the pool of its virtual functions."""
+        if not self.flavor.fill_defaults:
+            return netdef
+        self._check_start(obj, netdef)
+        if netdef.forward_mode not in portlib.BRIDGED_MODES:
+            return portlib.interface_pool(netdef, self._virtual_functions)
+        zone = netdef.bridge.zone if netdef.bridge is not None else None
+        if zone is not None:
+            # libvirt puts the bridge in a firewalld zone; rpcnet never runs with firewalld
+            raise _net_error(
+                ErrorCode.INTERNAL_ERROR,
+                f"zone {zone} requested for network {netdef.name} but firewalld is not active",
+            )
+        return _with_masquerade_ports(netdef)
+
     def _check_start(self, obj: NetObj | None, netdef: NetworkDef) -> None:
         """Refuse to start a network whose subnet another running one uses
         (libvirt finds it as a route on that network's bridge)."""
-        if not self.flavor.fill_defaults:
-            return
         for other in self._nets:
             if other is obj or other.live is None:
                 continue
@@ -280,11 +289,12 @@ class MemoryDriver(NetworkDriver):
         async with self._lock:
             netdef = self._fill(parsed)
             obj = self._existing_for(netdef, check_live=True)
-            self._check_start(obj, netdef)
-            await self._start(netdef, NetObj.format(netdef))
+            live = self._prepare(obj, netdef)
+            await self._start(live, NetObj.format(live))
             if obj is None:
-                obj = self._nets.add(netdef)
-            obj.live = netdef
+                obj = self._nets.add(live)
+            obj.live = live
+            obj.usage = portlib.Usage()
             self._emit(obj, LifecycleEvent.STARTED)
             return obj.ref
 
@@ -298,10 +308,10 @@ class MemoryDriver(NetworkDriver):
                     ErrorCode.OPERATION_INVALID, f"Network '{obj.name}' is already running"
                 )
             assert obj.config is not None  # an inactive network is persistent
-            netdef = obj.stale or obj.config
-            self._check_start(obj, netdef)
+            netdef = self._prepare(obj, obj.stale or obj.config)
             await self._start(netdef, obj.xml(netdef))
             obj.live, obj.stale = netdef, None
+            obj.usage = portlib.Usage()
             self._emit(obj, LifecycleEvent.STARTED)
 
     async def network_destroy(self, net: NetworkRef) -> None:
@@ -377,6 +387,8 @@ class MemoryDriver(NetworkDriver):
                 await self._apply_update(obj.live, new_live, section)
                 await self._io(StateStore.write_status_sync, obj.name, obj.xml(new_live))
                 obj.live = new_live
+                # libvirt's updated definition is a parsed copy: its counts start at 0
+                obj.usage.restart()
 
     # -- inspection -------------------------------------------------------------
 
@@ -385,10 +397,14 @@ class MemoryDriver(NetworkDriver):
         obj = self._resolve(net)
         inactive = bool(flags & XmlFlags.INACTIVE)
         netdef = obj.config if inactive and obj.config is not None else obj.current
-        text = obj.xml(netdef)
-        if not inactive and netdef is obj.live and obj.ports:
-            text = f"<network connections='{len(obj.ports)}'{text[len('<network') :]}"
-        return text
+        usage = obj.usage
+        if inactive or netdef is not obj.live or not (usage.connections > 0 or usage.devices):
+            return obj.xml(netdef)
+        return format_network(
+            netdef,
+            connections=max(usage.connections, 0),
+            device_connections={k: v for k, v in usage.device_connections().items() if v > 0},
+        )
 
     async def network_get_bridge_name(self, net: NetworkRef) -> str:
         obj = self._resolve(net)
@@ -478,16 +494,19 @@ class MemoryDriver(NetworkDriver):
             port = parse_port(xml, validate=bool(flags & PortCreateFlags.VALIDATE))
             live = self._require_active(obj)
             reclaim = bool(flags & PortCreateFlags.RECLAIM)
+            vfs = self._virtual_functions
             if port.plug_type in (None, "none"):
                 if reclaim:
                     raise _net_error(
                         ErrorCode.INVALID_ARG, "Port reclaim requested but plug type is none"
                     )
-                port = portlib.allocate(live, port)
+                port, dev = portlib.allocate(live, port, obj.usage, vfs)
             elif not reclaim:
                 raise _net_error(
                     ErrorCode.INVALID_ARG, "Port reclaim not requested but plug type is not none"
                 )
+            else:
+                dev = portlib.reclaim(live, port, obj.usage, vfs)
             if port.uuid.bytes in obj.ports:
                 raise _net_error(
                     ErrorCode.NETWORK_PORT_EXIST,
@@ -495,6 +514,7 @@ class MemoryDriver(NetworkDriver):
                 )
             await self._io(StateStore.write_port_sync, obj.name, str(port.uuid), format_port(port))
             obj.ports[port.uuid.bytes] = port
+            portlib.commit(port, dev, obj.usage)
             return PortRef(obj.ref, port.uuid.bytes)
 
     async def network_port_get_xml_desc(self, port: PortRef, flags: int) -> str:
@@ -509,6 +529,8 @@ class MemoryDriver(NetworkDriver):
         self._check_flags(flags, 0, "PortDelete")
         async with self._lock:
             obj, portdef = self._port(port)
+            assert obj.live is not None
+            portlib.release(obj.live, portdef, obj.usage)
             await self._io(StateStore.delete_port_sync, obj.name, str(portdef.uuid))
             del obj.ports[port.uuid]
 
@@ -522,10 +544,11 @@ class MemoryDriver(NetworkDriver):
             obj, portdef = self._port(port)
             bandwidth = portlib.bandwidth_from_parameters(params)
             assert obj.live is not None
-            portlib.check_floor(obj.live, portdef.mac, bandwidth)
-            new = dataclasses.replace(portdef, bandwidth=bandwidth)
+            usage = dataclasses.replace(obj.usage, class_ids=set(obj.usage.class_ids))
+            new = portlib.update_bandwidth(obj.live, portdef, bandwidth, usage)
             await self._io(StateStore.write_port_sync, obj.name, str(new.uuid), format_port(new))
             obj.ports[port.uuid] = new
+            obj.usage = usage
 
     async def network_port_get_parameters(self, port: PortRef, flags: int) -> list[TypedParam]:
         if not self.flavor.has_ports_and_leases:
@@ -555,6 +578,16 @@ class MemoryDriver(NetworkDriver):
         """Interface names a new ``virbrN`` must not take besides other networks'."""
         return set()
 
+    def _is_virtual_function(self, addr: PciAddress) -> bool:
+        """Whether the host's PCI device ``addr`` is an SR-IOV virtual function
+        (libvirt's bridge driver reads sysfs for a hostdev network's pool)."""
+        return checks.is_virtual_function(addr)
+
+    def _virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
+        """The virtual functions of the SR-IOV physical function ``pf``, with
+        their netdev names where they have one, from sysfs as libvirt reads them."""
+        return portlib.sysfs_virtual_functions(pf)
+
     async def _start(self, netdef: NetworkDef, xml: str) -> None:
         """Activate ``netdef`` and save its status; undo the activation if saving fails."""
         await self._activate(netdef)
@@ -576,7 +609,8 @@ class MemoryDriver(NetworkDriver):
         """The state a fresh libvirt starts with: network ``default``."""
         netdef = self._fill(parse_network(self.flavor.default_xml))
         obj = self._nets.add(netdef)
-        obj.config = obj.live = netdef
+        obj.config = netdef
+        obj.live = self._prepare(obj, netdef)
         obj.autostart = self.flavor.default_autostart
         return obj
 
@@ -596,7 +630,7 @@ class MemoryDriver(NetworkDriver):
                 await self._io(StateStore.write_config_sync, obj.name, obj.xml(obj.config))
                 await self._io(StateStore.set_autostart_sync, obj.name, obj.autostart)
                 if obj.live is not None:
-                    await self._io(StateStore.write_status_sync, obj.name, obj.xml(obj.config))
+                    await self._io(StateStore.write_status_sync, obj.name, obj.xml(obj.live))
             else:
                 self._restore(await store.run(store.load_sync))
                 await self._reconcile()
@@ -628,18 +662,33 @@ class MemoryDriver(NetworkDriver):
             return
         obj.live = netdef
         obj.ports = _parse_ports(ports, name)
+        obj.usage = portlib.recount(netdef, obj.ports.values())
 
     async def _autostart(self) -> None:
         for obj in list(self._nets):
             if obj.config is None or not obj.autostart or obj.live is not None:
                 continue
             try:
-                self._check_start(obj, obj.config)
-                await self._start(obj.config, obj.xml(obj.config))
+                live = self._prepare(obj, obj.config)
+                await self._start(live, obj.xml(live))
             except VirError as exc:
                 log.error("cannot autostart network %s: %s", obj.name, exc.message)
                 continue
-            obj.live = obj.config
+            obj.live = live
+            obj.usage = portlib.Usage()
+
+
+def _with_masquerade_ports(netdef: NetworkDef) -> NetworkDef:
+    """libvirt writes the source port range it masquerades to, 1024-65535,
+    into a running NAT network that sets none, once it adds a masquerade
+    rule: for an IPv4 address, or an IPv6 one with ``<nat ipv6='yes'/>``."""
+    fwd = netdef.forward
+    if fwd is None or fwd.mode != "nat" or fwd.nat_port_start is not None:
+        return netdef
+    if not any(ip.family == "ipv4" or fwd.nat_ipv6 for ip in netdef.ips):
+        return netdef
+    ports = dataclasses.replace(fwd, nat_port_start=1024, nat_port_end=65535)
+    return dataclasses.replace(netdef, forward=ports)
 
 
 def _parse_saved(text: str, name: str, kind: str) -> NetworkDef | None:

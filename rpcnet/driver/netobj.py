@@ -10,6 +10,7 @@ from rpcnet.netxml import NetworkDef, PortDef, format_network
 from rpcnet.protocol.values import NetworkRef
 
 from .base import ListFlags
+from .ports import Usage
 
 
 @dataclass(slots=True, eq=False)
@@ -31,6 +32,8 @@ class NetObj:
     #: the persistent one (obj->newDef); a later start runs this one again
     stale: NetworkDef | None = None
     ports: dict[bytes, PortDef] = field(default_factory=dict)
+    #: connections of the running network, its devices and its QoS, as libvirt counts them
+    usage: Usage = field(default_factory=Usage)
     _xml: list[tuple[NetworkDef, str]] = field(default_factory=list)
 
     @property

@@ -1,7 +1,8 @@
 """What libvirt's bridge driver fills in when a network is defined or created.
 
-Checked against libvirtd 9.0's ``network:///system``: a random uuid, the
-first free ``virbrN`` bridge, ``stp='on' delay='0'`` and a random
+Checked against libvirtd 9.0's ``network:///system``: a random uuid, and
+for the networks whose bridge libvirt makes (nat, route, open, isolated)
+the first free ``virbrN`` bridge, ``stp='on' delay='0'`` and a random
 ``52:54:00`` MAC; the NAT port range is not written into the XML.
 """
 
@@ -38,7 +39,7 @@ def assign_defaults(
     changes: dict[str, object] = {}
     if net.uuid is None:
         changes["uuid"] = uuidlib.UUID(int=rand.getrandbits(128), version=4)
-    if net.forward is None or net.forward.mode != "bridge":
+    if net.forward_mode in (None, "nat", "route", "open"):  # bridges libvirt makes
         bridge = net.bridge or BridgeDef()
         if bridge.name is None or "%d" in bridge.name:
             name = _free_bridge(bridge.name or bridge_template, used_bridges)

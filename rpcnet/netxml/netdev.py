@@ -120,11 +120,16 @@ def format_vlan(indent: int, vlan: VlanDef | None) -> list[str]:
 
 def bandwidth_class_id(elem: etree._Element, *, allowed: bool) -> int | None:
     """The ``classID`` of a ``<bandwidth>``: only a port's may have one."""
-    class_id = uint_attr(elem, "classID")
-    if class_id is not None and not allowed:
+    text = attr(elem, "classID")
+    if text is None:
+        return None
+    if not allowed:
         raise detail_error(
             "classID attribute not supported on <bandwidth> in this usage context", NONE_DOMAIN
         )
+    class_id = strtoul(text)
+    if class_id is None:
+        raise _none_error(ErrorCode.INTERNAL_ERROR, f"Unable to parse class id '{text}'")
     return class_id
 
 
@@ -133,7 +138,7 @@ def parse_bandwidth(
 ) -> BandwidthDef | None:
     """``<bandwidth>``; None when it names neither direction. ``allow_floor``
     is False for networks and portgroups (a floor is a port's own)."""
-    bandwidth_class_id(elem, allowed=allow_class_id)
+    bandwidth_class_id(elem, allowed=allow_class_id)  # for its errors
     for direction in ("inbound", "outbound"):
         if len(children(elem, direction)) > 1:
             raise detail_error(f"Only one child <{direction}> element allowed", NONE_DOMAIN)
@@ -172,7 +177,9 @@ def _parse_rate(elem: etree._Element) -> RateDef:
     return RateDef(**values)
 
 
-def format_bandwidth(indent: int, bandwidth: BandwidthDef | None) -> list[str]:
+def format_bandwidth(
+    indent: int, bandwidth: BandwidthDef | None, class_id: int | None = None
+) -> list[str]:
     """libvirt prints a direction only when its average or floor is set."""
     if bandwidth is None:
         return []
@@ -182,7 +189,7 @@ def format_bandwidth(indent: int, bandwidth: BandwidthDef | None) -> list[str]:
         if rate is not None and (rate.average or rate.floor):
             values = [(f, getattr(rate, f) or None) for f in RATE_FIELDS]
             rates += element(indent + 1, direction, values)
-    return element(indent, "bandwidth", body=rates)
+    return element(indent, "bandwidth", [("classID", class_id or None)], rates)
 
 
 # -- <virtualport> ------------------------------------------------------------

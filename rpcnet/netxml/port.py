@@ -3,46 +3,63 @@ reads and prints it (messages checked against ``virNetworkPortCreateXML``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid as uuidlib
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
-from rpcnet.errors import ErrorCode, VirError
-
-from ._errors import (
-    NONE_DOMAIN,
-    bad_attr_value,
-    bad_root,
-    config_unsupported,
-    detail_error,
-    internal,
-    xml_error,
-)
+from ._errors import bad_attr_value, bad_root, internal, xml_error
 from .elements import normalize_mac
-from .format import element, text_element, yes_no
-from .model import BandwidthDef, RateDef
+from .format import element, pci_address_attrs, text_element, yes_no
+from .model import BandwidthDef, PciAddress, VirtualPortDef, VlanDef
+from .netdev import (
+    bandwidth_class_id,
+    format_bandwidth,
+    format_virtualport,
+    format_vlan,
+    parse_bandwidth,
+    parse_virtualport,
+    parse_vlan,
+)
+from .parse import DRIVER_NAMES, MAC_TABLE_MANAGERS, parse_pci_address
 from .schema import validate_schema
-from .xmlutil import attr, parse_uint, parse_xml, text_of
+from .xmlutil import attr, parse_xml, text_of
 from .xmlutil import yes_no as read_yes_no
 
 URL = "(networkport_definition)"
 PLUG_TYPES = ("none", "network", "bridge", "direct", "hostdev-pci")
-RATE_FIELDS = ("average", "peak", "floor", "burst")  # libvirt's print order
+#: macvtap modes of a ``direct`` plug; libvirt takes the first when none is given
+DIRECT_MODES = ("vepa", "private", "bridge", "passthrough")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PortDef:
+    """A network port. The ``plug_*`` fields are those of ``plug_type``:
+    ``plug_bridge``/``plug_mac_table_manager`` for 'network' and 'bridge',
+    ``plug_dev``/``plug_mode`` for 'direct' (macvtap), ``plug_managed``,
+    ``plug_driver`` and ``plug_address`` for 'hostdev-pci'."""
+
     uuid: uuidlib.UUID
     owner_name: str
     owner_uuid: uuidlib.UUID
     mac: str
     group: str | None = None
+    virtualport: VirtualPortDef | None = None
     bandwidth: BandwidthDef | None = None
+    class_id: int | None = None
+    vlan: VlanDef | None = None
+    isolated: bool | None = None
     trust_guest_rx_filters: bool | None = None
     plug_type: str | None = None
     plug_bridge: str | None = None
     plug_mac_table_manager: str | None = None
+    plug_dev: str | None = None
+    plug_mode: str | None = None
+    plug_managed: bool | None = None
+    plug_driver: str | None = None
+    plug_address: PciAddress | None = None
 
 
 def parse_port(xml: str, *, validate: bool = False) -> PortDef:
@@ -61,6 +78,11 @@ def parse_port(xml: str, *, validate: bool = False) -> PortDef:
     owner_uuid = _uuid(
         text_of(owner.find("uuid")) if owner is not None else None, "network port has no owner UUID"
     )
+    group = text_of(root.find("group")) or None
+    vport_elem = root.find("virtualport")
+    virtualport = None
+    if vport_elem is not None:
+        virtualport = parse_virtualport(vport_elem, require_type=False)
     mac_elem = root.find("mac")
     mac_text = attr(mac_elem, "address") if mac_elem is not None else None
     if mac_text is None:
@@ -68,21 +90,31 @@ def parse_port(xml: str, *, validate: bool = False) -> PortDef:
     mac = normalize_mac(mac_text)
     if mac is None:
         raise internal(f"Unable to parse MAC '{mac_text}'")
+    bw_elem = root.find("bandwidth")
+    bandwidth = class_id = None
+    if bw_elem is not None:
+        class_id = bandwidth_class_id(bw_elem, allowed=True)
+        bandwidth = parse_bandwidth(bw_elem, allow_floor=True, allow_class_id=True)
+    vlan_elem = root.find("vlan")
+    vlan = parse_vlan(vlan_elem) if vlan_elem is not None else None
+    port_elem = root.find("port")
+    isolated = read_yes_no(port_elem, "isolated") if port_elem is not None else None
     rx = root.find("rxfilters")
-    bandwidth = root.find("bandwidth")
-    plug_type, plug_bridge, plug_mtm = _plug(root.find("plug"))
-    return PortDef(
+    trust = read_yes_no(rx, "trustGuest") if rx is not None else None
+    port = PortDef(
         uuid=port_uuid,
         owner_name=owner_name,
         owner_uuid=owner_uuid,
         mac=mac,
-        group=text_of(root.find("group")) or None,
-        bandwidth=parse_bandwidth(bandwidth) if bandwidth is not None else None,
-        trust_guest_rx_filters=read_yes_no(rx, "trustGuest") if rx is not None else None,
-        plug_type=plug_type,
-        plug_bridge=plug_bridge,
-        plug_mac_table_manager=plug_mtm,
+        group=group,
+        virtualport=virtualport,
+        bandwidth=bandwidth,
+        class_id=class_id or None,
+        vlan=vlan,
+        isolated=isolated,
+        trust_guest_rx_filters=trust,
     )
+    return dataclasses.replace(port, **_plug(root.find("plug")))
 
 
 def _uuid(text: str | None, missing: str) -> uuidlib.UUID:
@@ -94,55 +126,44 @@ def _uuid(text: str | None, missing: str) -> uuidlib.UUID:
         raise internal(f"Unable to parse UUID '{text}'") from None
 
 
-def parse_bandwidth(elem: etree._Element) -> BandwidthDef:
-    rates = {}
-    for direction in ("inbound", "outbound"):
-        rate = elem.find(direction)
-        if rate is not None:
-            rates[direction] = _rate(rate, direction)
-    return BandwidthDef(**rates)
-
-
-def _rate(elem: etree._Element, direction: str) -> RateDef:
-    values: dict[str, int | None] = {}
-    for field in RATE_FIELDS:
-        text = attr(elem, field)
-        value = parse_uint(text)
-        if text is not None and value is None:
-            raise VirError.make(
-                ErrorCode.CONFIG_UNSUPPORTED,
-                NONE_DOMAIN,
-                f"could not convert bandwidth {field} value '{text}'",
-            )
-        values[field] = value
-    if values["floor"] is not None and direction != "inbound":
-        raise VirError.make(
-            ErrorCode.CONFIG_UNSUPPORTED,
-            NONE_DOMAIN,
-            "'floor' attribute allowed only in <inbound> element",
-        )
-    if values["average"] is None and values["floor"] is None:
-        raise detail_error("Missing mandatory average or floor attributes", NONE_DOMAIN)
-    return RateDef(**values)
-
-
-def _plug(elem: etree._Element | None) -> tuple[str | None, str | None, str | None]:
+def _plug(elem: etree._Element | None) -> dict[str, Any]:
     if elem is None:
-        return None, None, None
+        return {}
     plug_type = attr(elem, "type") or "none"
     if plug_type not in PLUG_TYPES:
         raise bad_attr_value("type", "plug", plug_type)
-    if plug_type in ("direct", "hostdev-pci"):
-        raise config_unsupported(f"network port plug type '{plug_type}' is not supported")
-    if plug_type == "none":
-        return plug_type, None, None
-    bridge = attr(elem, "bridge")
-    if not bridge:
-        raise xml_error("Missing network port bridge name")
-    manager = attr(elem, "macTableManager")
-    if manager not in (None, "kernel", "libvirt"):
-        raise bad_attr_value("macTableManager", "plug", str(manager))
-    return plug_type, bridge, manager
+    if plug_type in ("network", "bridge"):
+        bridge = attr(elem, "bridge")
+        if bridge is None:
+            raise xml_error("Missing network port bridge name")
+        manager = attr(elem, "macTableManager")
+        if manager is not None and manager not in MAC_TABLE_MANAGERS:
+            raise xml_error(f"Invalid macTableManager setting '{manager}' in network port")
+        return {"plug_type": plug_type, "plug_bridge": bridge, "plug_mac_table_manager": manager}
+    if plug_type == "direct":
+        dev = attr(elem, "dev")
+        if dev is None:
+            raise xml_error("Missing network port link device name")
+        mode = attr(elem, "mode")
+        if mode is not None and mode not in DIRECT_MODES:
+            raise xml_error(f"Invalid mode setting '{mode}' in network port")
+        return {"plug_type": plug_type, "plug_dev": dev, "plug_mode": mode or DIRECT_MODES[0]}
+    if plug_type == "hostdev-pci":
+        managed = read_yes_no(elem, "managed")
+        driver_elem = elem.find("driver")
+        driver = attr(driver_elem, "name") if driver_elem is not None else None
+        if driver is not None and driver not in DRIVER_NAMES:
+            raise xml_error("Missing network port driver name")
+        address = elem.find("address")
+        if address is None:
+            raise xml_error("Missing network port PCI address")
+        return {
+            "plug_type": plug_type,
+            "plug_managed": managed,
+            "plug_driver": driver,
+            "plug_address": parse_pci_address(address),
+        }
+    return {"plug_type": plug_type}
 
 
 def format_port(port: PortDef) -> str:
@@ -159,23 +180,34 @@ def format_port(port: PortDef) -> str:
     if port.group is not None:
         lines.append(text_element(1, "group", port.group))
     lines += element(1, "mac", [("address", port.mac)])
-    if port.bandwidth is not None and (port.bandwidth.inbound or port.bandwidth.outbound):
-        body: list[str] = []
-        for direction in ("inbound", "outbound"):
-            rate: RateDef | None = getattr(port.bandwidth, direction)
-            if rate is not None:
-                body += element(2, direction, [(f, getattr(rate, f)) for f in RATE_FIELDS])
-        lines += element(1, "bandwidth", body=body)
+    lines += format_virtualport(1, port.virtualport)
+    lines += format_bandwidth(1, port.bandwidth, port.class_id)
+    lines += format_vlan(1, port.vlan)
+    if port.isolated is not None:
+        lines += element(1, "port", [("isolated", yes_no(port.isolated))])
     if port.trust_guest_rx_filters is not None:
         lines += element(1, "rxfilters", [("trustGuest", yes_no(port.trust_guest_rx_filters))])
-    if port.plug_type is not None and port.plug_type != "none":
-        lines += element(
-            1,
-            "plug",
-            [
-                ("type", port.plug_type),
-                ("bridge", port.plug_bridge),
-                ("macTableManager", port.plug_mac_table_manager),
-            ],
-        )
+    lines += _format_plug(port)
     return "\n".join(["<networkport>", *lines, "</networkport>", ""])
+
+
+def _format_plug(port: PortDef) -> list[str]:
+    kind = port.plug_type
+    if kind in (None, "none"):
+        return []
+    if kind == "direct":
+        attrs = [("type", kind), ("dev", port.plug_dev), ("mode", port.plug_mode)]
+        return element(1, "plug", attrs)
+    if kind == "hostdev-pci":
+        body: list[str] = []
+        if port.plug_driver is not None:
+            body += element(2, "driver", [("name", port.plug_driver)])
+        if port.plug_address is not None:
+            body += element(2, "address", pci_address_attrs(port.plug_address, with_type=False))
+        return element(1, "plug", [("type", kind), ("managed", yes_no(port.plug_managed))], body)
+    bridged = [
+        ("type", kind),
+        ("bridge", port.plug_bridge),
+        ("macTableManager", port.plug_mac_table_manager),
+    ]
+    return element(1, "plug", bridged)

@@ -100,18 +100,31 @@ _DHCP_HOST: _Rule = (frozenset({"mac", "id", "name", "ip"}), frozenset({"lease"}
 _PORT_ALLOWED: dict[str, _Rule] = {
     "networkport": (
         frozenset(),
-        frozenset({"uuid", "owner", "group", "mac", "bandwidth", "rxfilters", "plug"}),
+        frozenset(
+            {"uuid", "owner", "group", "mac", "bandwidth", "rxfilters", "plug"}
+            | {"virtualport", "vlan", "port"}
+        ),
     ),
     "uuid": (frozenset(), frozenset()),
     "owner": (frozenset(), frozenset({"name", "uuid"})),
     "name": (frozenset(), frozenset()),
     "group": (frozenset(), frozenset()),
     "mac": (frozenset({"address"}), frozenset()),
-    "bandwidth": (frozenset(), frozenset({"inbound", "outbound"})),
+    "bandwidth": (frozenset({"classID"}), frozenset({"inbound", "outbound"})),
     "inbound": (frozenset({"average", "peak", "burst", "floor"}), frozenset()),
     "outbound": (frozenset({"average", "peak", "burst"}), frozenset()),
+    "virtualport": _ALLOWED["virtualport"],
+    "parameters": _ALLOWED["parameters"],
+    "vlan": _ALLOWED["vlan"],
+    "tag": _ALLOWED["tag"],
+    "port": (frozenset({"isolated"}), frozenset()),
     "rxfilters": (frozenset({"trustGuest"}), frozenset()),
-    "plug": (frozenset({"type", "bridge", "macTableManager"}), frozenset()),
+    "plug": (
+        frozenset({"type", "bridge", "macTableManager", "dev", "mode", "managed"}),
+        frozenset({"driver", "address"}),
+    ),
+    "driver": (frozenset({"name"}), frozenset()),
+    "address": (frozenset({"domain", "bus", "slot", "function"}), frozenset()),
 }
 _TABLES = {"network": _ALLOWED, "networkport": _PORT_ALLOWED}
 

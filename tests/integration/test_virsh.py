@@ -315,7 +315,95 @@ DEFINE_CASES = {
         "<network><name>nn</name><forward mode='nat'/><bridge name='virbr96'/></network"
         '>'
     ),
+    'nat_ipv6': (
+        "<network><name>n6</name><forward mode='nat'><nat ipv6='yes'/></forward>"
+        "<bridge name='virbr97'/><ip address='10.97.0.1' prefix='24'/>"
+        "<ip family='ipv6' address='fd00:97::1' prefix='64'/></network>"
+    ),
+    'routes': (
+        "<network><name>sr</name><forward mode='route'/><bridge name='virbr98'/>"
+        "<ip address='10.98.0.1' prefix='24'/><ip family='ipv6' address='fd00:98::1' prefix='64'/>"
+        "<route address='192.168.98.0' prefix='24' gateway='10.98.0.2' metric='3'/>"
+        "<route family='ipv6' address='fd01::' prefix='64' gateway='fd00:98::2'/></network>"
+    ),
+    'bandwidth': (
+        "<network><name>bw</name><forward mode='nat'/><bridge name='virbr99'/><bandwidth>"
+        "<inbound average='1000' peak='2000' burst='512'/><outbound average='500'/></bandwidth>"
+        "<ip address='10.99.0.1' prefix='24'/></network>"
+    ),
+    'bridge_ovs': (
+        "<network><name>ovs</name><forward mode='bridge'/><bridge name='ovsbr0'/>"
+        "<virtualport type='openvswitch'><parameters "
+        "interfaceid='09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'/></virtualport><vlan><tag id='42'/>"
+        "</vlan><portgroup name='pg' default='yes'><virtualport type='openvswitch'/></portgroup>"
+        "</network>"
+    ),
+    'private': (
+        "<network trustGuestRxFilters='yes'><name>pv</name><forward mode='private'>"
+        "<interface dev='eth1'/><interface dev='eth2'/></forward><port isolated='yes'/></network>"
+    ),
+    'vepa_qbg': (
+        "<network><name>vq</name><forward mode='vepa'><interface dev='eth1'/></forward>"
+        "<virtualport type='802.1Qbg'><parameters managerid='11' typeid='1193047' "
+        "typeidversion='2'/></virtualport></network>"
+    ),
+    'passthrough_pf': (
+        "<network><name>pt</name><forward mode='passthrough'><pf dev='eth0'/></forward></network>"
+    ),
+    'hostdev_pf': (
+        "<network><name>hd</name><forward mode='hostdev' managed='yes'><driver name='vfio'/>"
+        "<pf dev='eth0'/></forward></network>"
+    ),
+    'hostdev_pci': (
+        "<network><name>hp</name><forward mode='hostdev' managed='yes'><address type='pci' "
+        "domain='0' bus='4' slot='16' function='2'/></forward></network>"
+    ),
+    'hostdev_empty': (
+        "<network><name>he</name><forward mode='hostdev'/></network>"
+    ),
+    'hostdev_iface': (
+        "<network><name>hi</name><forward mode='hostdev'><interface dev='eth1'/></forward>"
+        "</network>"
+    ),
+    'private_mac': (
+        "<network><name>pm</name><forward mode='private'><interface dev='eth1'/></forward>"
+        "<mac address='52:54:00:00:00:01'/></network>"
+    ),
+    'private_bandwidth': (
+        "<network><name>pb</name><forward mode='private'><interface dev='eth1'/></forward>"
+        "<bandwidth><inbound average='10'/></bandwidth></network>"
+    ),
+    'isolated_vlan': (
+        "<network><name>iv</name><bridge name='virbr100'/><vlan><tag id='5'/></vlan></network>"
+    ),
+    'portgroups_two_defaults': (
+        "<network><name>pd</name><bridge name='virbr101'/><portgroup name='a' default='yes'/>"
+        "<portgroup name='b' default='yes'/></network>"
+    ),
+    'dhcp_extras': (
+        "<network><name>dx</name><forward mode='nat'/><bridge name='virbr102' "
+        "macTableManager='kernel'/><dns forwardPlainNames='no'/><ip address='10.102.0.1' "
+        "prefix='24' localPtr='yes'><tftp root='/tmp'/><dhcp><range start='10.102.0.2' "
+        "end='10.102.0.9'><lease expiry='2' unit='hours'/></range><host mac='52:54:00:00:00:02' "
+        "ip='10.102.0.20'><lease expiry='0'/></host><bootp file='pxelinux.0'/></dhcp></ip>"
+        "</network>"
+    ),
+    'zone': (
+        "<network><name>zn</name><bridge name='virbr103' zone='trusted'/></network>"
+    ),
 }
+# libvirtd runs tc to set a network's bandwidth when it starts it; this
+# machine's kernel has no sch_sfq/act_police, so libvirtd's start fails where
+# rpcnetd (which sets no QoS) starts. Only that step is left out.
+NO_START = {"bandwidth"}
+
+
+def _network_file(tmp_path: Path, case: str, xml: str) -> tuple[Path, str]:
+    """``xml`` written to a file, and the network's name ('unnamed' without one)."""
+    path = tmp_path / f"{case}.xml"
+    path.write_text(xml)
+    match = re.search(r"<name>([^<]+)</name>", xml)
+    return path, match.group(1) if match else "unnamed"
 
 
 def _normalised(result: subprocess.CompletedProcess[str]) -> tuple[int, str, str]:
@@ -330,12 +418,106 @@ def _normalised(result: subprocess.CompletedProcess[str]) -> tuple[int, str, str
 def test_network_definitions_answer_like_libvirtd(
     virsh_bin: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, tmp_path: Path, case: str
 ) -> None:
-    xml = DEFINE_CASES[case]
-    path = tmp_path / f"{case}.xml"
-    path.write_text(xml)
-    match = re.search(r"<name>([^<]+)</name>", xml)
-    name = match.group(1) if match else "unnamed"
-    script = (f"net-define {path}; net-dumpxml {name}; net-start {name}; net-info {name}; "
-              f"net-destroy {name}; net-undefine {name}")
+    path, name = _network_file(tmp_path, case, DEFINE_CASES[case])
+    start = "" if case in NO_START else f"net-start {name}; "
+    stop = "" if case in NO_START else f"net-destroy {name}; "
+    script = (f"net-define {path}; net-dumpxml {name}; {start}net-info {name}; "
+              f"{stop}net-undefine {name}")
+    assert _normalised(virsh(rpcnetd.uri("network"), script)) == _normalised(
+        virsh(libvirtd.uri("network"), script))
+
+
+def _port_file(tmp_path: Path, index: int, extra: str = "") -> Path:
+    path = tmp_path / f"port{index}.xml"
+    path.write_text(
+        f"<networkport><uuid>3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e5{index}</uuid>"
+        "<owner><name>vm1</name><uuid>11111111-2222-3333-4444-555555555555</uuid></owner>"
+        f"<mac address='52:54:00:aa:bb:0{index}'/>{extra}</networkport>"
+    )
+    return path
+
+
+# Networks whose ports libvirt plugs into the host's devices or a bridge it
+# does not make: the plug, the device each port takes (least used, or an
+# unused one where access is exclusive), what ports inherit, and connection
+# counts in the running network's XML.
+PORT_NETWORKS = {
+    'private_qbh': (
+        "<network trustGuestRxFilters='yes'><name>pq</name><forward mode='private'>"
+        "<interface dev='eth1'/><interface dev='eth2'/></forward><port isolated='yes'/>"
+        "<virtualport type='802.1Qbh'><parameters profileid='finance'/></virtualport></network>"
+    ),
+    'vepa': (
+        "<network><name>ve</name><forward mode='vepa'><interface dev='eth1'/>"
+        "<interface dev='eth2'/></forward><portgroup name='pg' default='yes' "
+        "trustGuestRxFilters='no'><virtualport type='802.1Qbg'><parameters managerid='1' "
+        "typeid='2' typeidversion='3' instanceid='09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'/>"
+        "</virtualport></portgroup></network>"
+    ),
+    'passthrough': (
+        "<network><name>ps</name><forward mode='passthrough'><interface dev='eth1'/>"
+        "</forward></network>"
+    ),
+    'bridge_ovs': (
+        "<network><name>bo</name><forward mode='bridge'/><bridge name='ovsbr0'/>"
+        "<virtualport type='openvswitch'/><vlan><tag id='42'/></vlan></network>"
+    ),
+    'bridge_macvtap': (
+        "<network><name>bm</name><forward mode='bridge'><interface dev='eth1'/></forward>"
+        "<virtualport type='openvswitch'/></network>"
+    ),
+    'hostdev_empty': (
+        "<network><name>he</name><forward mode='hostdev'/></network>"
+    ),
+    'nat_virtualport': (
+        "<network><name>nv</name><forward mode='nat'/><bridge name='virbr104'/>"
+        "<virtualport type='openvswitch'/><ip address='10.104.0.1' prefix='24'/></network>"
+    ),
+    'nat_qos': (
+        "<network><name>nq</name><forward mode='nat'/><bridge name='virbr105'/>"
+        "<ip address='10.105.0.1' prefix='24'/><portgroup name='pg' default='yes'>"
+        "<bandwidth><inbound average='100'/></bandwidth><vlan><tag id='7'/></vlan></portgroup>"
+        "</network>"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PORT_NETWORKS))
+def test_ports_of_each_forward_mode_answer_like_libvirtd(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, tmp_path: Path, case: str
+) -> None:
+    path, name = _network_file(tmp_path, case, PORT_NETWORKS[case])
+    ports = [_port_file(tmp_path, i) for i in (1, 2, 3)]
+    uuids = [f"3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e5{i}" for i in (1, 2, 3)]
+    script = (
+        f"net-define {path}; net-start {name}; "
+        + "".join(f"net-port-create {name} {port}; " for port in ports)
+        + f"net-dumpxml {name}; net-dumpxml {name} --inactive; "
+        + "".join(f"net-port-dumpxml {name} {uuid}; " for uuid in uuids)
+        + f"net-port-delete {name} {uuids[0]}; net-dumpxml {name}; "
+        f"net-port-create {name} {ports[2]}; net-port-dumpxml {name} {uuids[2]}; "
+        f"net-update {name} add forward-interface \"<interface dev='eth7'/>\" --live; "
+        f"net-dumpxml {name}; net-port-delete {name} {uuids[1]}; net-dumpxml {name}; "
+        f"net-destroy {name}; net-undefine {name}"
+    )
+    assert _normalised(virsh(rpcnetd.uri("network"), script)) == _normalised(
+        virsh(libvirtd.uri("network"), script))
+
+
+def test_forward_interface_update_of_an_isolated_network_answers_like_libvirtd(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, tmp_path: Path
+) -> None:
+    path = tmp_path / "iso.xml"
+    path.write_text(
+        "<network><name>fi</name><bridge name='virbr106'/>"
+        "<ip address='10.106.0.1' prefix='24'/></network>"
+    )
+    add = "net-update fi add forward-interface \"<interface dev='eth9'/>\""
+    delete = "net-update fi delete forward-interface \"<interface dev='eth9'/>\""
+    script = (
+        f"net-define {path}; {add}; {add} --config; net-dumpxml fi --inactive; {delete}; "
+        f"net-start fi; {add} --live; {add} --live --config; net-dumpxml fi; "
+        f"{delete} --live; net-destroy fi; net-undefine fi"
+    )
     assert _normalised(virsh(rpcnetd.uri("network"), script)) == _normalised(
         virsh(libvirtd.uri("network"), script))

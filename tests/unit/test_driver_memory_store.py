@@ -42,9 +42,10 @@ async def test_fresh_dir_gets_default(tmp_path: Path) -> None:
     drv = await MemoryDriver.open("network", tmp_path)
     default = (await state(drv))["default"]
     assert default[:3] == (True, True, True)
-    assert (tmp_path / "networks" / "default.xml").read_text() == default[3]
+    assert (tmp_path / "status" / "default.xml").read_text() == default[3]
+    config = await drv.network_get_xml_desc(await drv.network_lookup_by_name("default"), 1)
+    assert (tmp_path / "networks" / "default.xml").read_text() == config
     assert (tmp_path / "autostart" / "default").exists()
-    assert (tmp_path / "status" / "default.xml").exists()
     again = await MemoryDriver.open("network", tmp_path)
     assert await state(again) == await state(drv)
 
