@@ -521,3 +521,41 @@ def test_forward_interface_update_of_an_isolated_network_answers_like_libvirtd(
     )
     assert _normalised(virsh(rpcnetd.uri("network"), script)) == _normalised(
         virsh(libvirtd.uri("network"), script))
+
+
+def test_updates_of_newer_parts_answer_like_libvirtd(
+    virsh_bin: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, tmp_path: Path
+) -> None:
+    path, name = _network_file(
+        tmp_path,
+        "upd",
+        "<network><name>up</name><forward mode='nat'><nat ipv6='yes'/></forward>"
+        "<bridge name='virbr107'/><ip address='10.107.0.1' prefix='24'><dhcp>"
+        "<range start='10.107.0.10' end='10.107.0.20'><lease expiry='1' unit='hours'/></range>"
+        "</dhcp></ip><route address='192.168.107.0' prefix='24' gateway='10.107.0.2'/>"
+        "<portgroup name='pg'><virtualport type='openvswitch'/></portgroup></network>",
+    )
+    update = f"net-update {name}"
+    script = (
+        f"net-define {path}; net-start {name}; "
+        f"{update} add ip-dhcp-host \"<host mac='52:54:00:00:00:07' ip='10.107.0.7'>"
+        "<lease expiry='30'/></host>\" --live --config; "
+        f"{update} modify ip-dhcp-host \"<host mac='52:54:00:00:00:07' ip='10.107.0.8'/>\" "
+        "--live; "
+        f"{update} add ip-dhcp-range \"<range start='10.107.0.30' end='10.107.0.40'>"
+        "<lease expiry='0'/></range>\" --live --config; "
+        f"{update} delete ip-dhcp-range \"<range start='10.107.0.10' end='10.107.0.20'/>\" "
+        "--config; "
+        f"{update} add ip-dhcp-range \"<range start='10.107.0.50' end='10.107.0.60'>"
+        "<lease expiry='1'/></range>\" --live; "
+        f"{update} modify portgroup \"<portgroup name='pg' default='yes'><virtualport>"
+        "<parameters profileid='p'/></virtualport></portgroup>\" --live --config; "
+        f"{update} add forward-interface \"<interface dev='eth5'/>\" --live; "
+        f"{update} add forward-interface \"<interface dev='eth6'/>\" --live; "
+        f"{update} add forward-pf \"<pf dev='eth0'/>\" --live; "
+        f"{update} add bridge \"<bridge name='x'/>\" --config; "
+        f"net-dumpxml {name}; net-dumpxml {name} --inactive; "
+        f"net-destroy {name}; net-undefine {name}"
+    )
+    assert _normalised(virsh(rpcnetd.uri("network"), script)) == _normalised(
+        virsh(libvirtd.uri("network"), script))
