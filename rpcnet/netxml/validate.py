@@ -1,6 +1,8 @@
 """Checks rpcnet adds on top of libvirt's: values that would be written into
-dnsmasq configuration or firewall rules must not be able to break out of
-their field, and DHCP/DNS data must be unambiguous.
+dnsmasq configuration or firewall rules (names, DNS records, the tftp root,
+the bootp file, interface names) must not be able to break out of their
+field, DHCP/DNS data must be unambiguous, and a virtualport profileid, which
+libvirt prints unescaped, may hold no markup.
 
 All failures are XML_ERROR in the network domain, naming the bad value.
 """
