@@ -374,7 +374,9 @@ class MemoryDriver(NetworkDriver):
                 )
             new_live = new_config = None
             if flags & UpdateFlags.AFFECT_LIVE and obj.live is not None:
-                new_live = update_network(obj.live, command, section, parent_index, xml)
+                new_live = update_network(
+                    obj.live, command, section, parent_index, xml, live=True
+                )
             if flags & UpdateFlags.AFFECT_CONFIG and obj.config is not None:
                 new_config = update_network(obj.config, command, section, parent_index, xml)
             if new_config is not None and obj.stale is not None and obj.live is None:
@@ -397,6 +399,9 @@ class MemoryDriver(NetworkDriver):
         obj = self._resolve(net)
         inactive = bool(flags & XmlFlags.INACTIVE)
         netdef = obj.config if inactive and obj.config is not None else obj.current
+        fwd = netdef.forward
+        if inactive and fwd is not None and fwd.pf is not None and fwd.interfaces:
+            return format_network(netdef, inactive=True)  # the PF's pool is left out
         usage = obj.usage
         if inactive or netdef is not obj.live or not (usage.connections > 0 or usage.devices):
             return obj.xml(netdef)

@@ -48,6 +48,11 @@ def check_range(start: IPAddress, end: IPAddress, ip: IpDef) -> None:
     from its socket-address helpers, hence the NONE domain."""
     if start.version != end.version:
         raise internal(f"mismatch of address family in range {start} - {end}", NONE_DOMAIN)
+    if start.version != ip.address.version:
+        raise internal(
+            f"mismatch of address family in range {start} - {end} for network {ip.address}",
+            NONE_DOMAIN,
+        )
     if int(start) > int(end):
         raise internal(f"range {start} - {end} is reversed ", NONE_DOMAIN)
     net = ip.network

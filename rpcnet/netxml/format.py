@@ -39,12 +39,15 @@ def format_network(
     *,
     connections: int = 0,
     device_connections: Mapping[str, int] | None = None,
+    inactive: bool = False,
 ) -> str:
     """The XML libvirt gives for ``net``, ending in a newline.
 
     ``connections`` (ports on the network) and ``device_connections`` (ports
     per forward interface) are printed as a running network's are; leave
-    them out for the persistent definition.
+    them out for the persistent definition. ``inactive`` is libvirt's
+    VIR_NETWORK_XML_INACTIVE: a network naming a PF then leaves its pool of
+    interfaces out.
     """
     head = attrs_text(
         [
@@ -59,7 +62,7 @@ def format_network(
     if net.metadata is not None:
         lines.append(net.metadata)
     if net.forward is not None:
-        lines += _forward(net.forward, device_connections or {})
+        lines += _forward(net.forward, device_connections or {}, inactive)
     lines += _bridge(net)
     if net.mtu is not None:
         lines += element(1, "mtu", [("size", net.mtu)])
@@ -96,7 +99,7 @@ def pci_address_attrs(addr: PciAddress, *, with_type: bool = True) -> Attrs:
     ]
 
 
-def _forward(fwd: ForwardDef, device_connections: Mapping[str, int]) -> list[str]:
+def _forward(fwd: ForwardDef, device_connections: Mapping[str, int], inactive: bool) -> list[str]:
     body: list[str] = []
     if fwd.driver is not None:
         body += element(2, "driver", [("name", fwd.driver)])
@@ -113,7 +116,7 @@ def _forward(fwd: ForwardDef, device_connections: Mapping[str, int]) -> list[str
         body += element(2, "pf", [("dev", fwd.pf)])
     for addr in fwd.addresses:
         body += element(2, "address", pci_address_attrs(addr))
-    for dev in fwd.interfaces:
+    for dev in fwd.interfaces if fwd.pf is None or not inactive else ():
         used = device_connections.get(dev, 0)
         body += element(2, "interface", [("dev", dev), ("connections", used or None)])
     managed = yes_no(fwd.managed) if fwd.mode == "hostdev" else None

@@ -44,13 +44,21 @@ Handler = Callable[[NetworkDef, int, int, etree._Element], NetworkDef]
 
 
 def update_network(
-    net: NetworkDef, command: int, section: int, parent_index: int, xml: str
+    net: NetworkDef,
+    command: int,
+    section: int,
+    parent_index: int,
+    xml: str,
+    *,
+    live: bool = False,
 ) -> NetworkDef:
     """Return a new definition with ``xml`` applied to ``section``.
 
     ``command``: MODIFY 1, DELETE 2, ADD_LAST 3, ADD_FIRST 4; ``section``: a
     ``virNetworkUpdateSection``; ``parent_index`` picks the ``<ip>`` for DHCP
-    sections (-1: the one with DHCP). Raises :class:`VirError` as libvirt.
+    sections (-1: the one with DHCP). ``live``: ``net`` is the running
+    definition (libvirt copies a persistent one in its inactive form).
+    Raises :class:`VirError` as libvirt.
     """
     if section in _NO_UPDATE:
         raise op_unsupported(
@@ -69,16 +77,17 @@ def update_network(
             f"while updating network '{net.name}'"
         )
     refuse_unsupported(elem)
-    new = handler(_copy(net), command, parent_index, elem)
+    new = handler(_copy(net, live), command, parent_index, elem)
     # Check before the round trip: parsing normalizes raw newlines in attributes.
     check_network(new)
-    _copy(new)
+    _copy(new, live)
     return new
 
 
-def _copy(net: NetworkDef) -> NetworkDef:
+def _copy(net: NetworkDef, live: bool) -> NetworkDef:
     """libvirt's virNetworkDefCopy: the definition formatted and parsed again."""
-    again = network_from_element(parse_xml(format_network(net), "(network_definition)"))
+    text = format_network(net, inactive=not live)
+    again = network_from_element(parse_xml(text, "(network_definition)"))
     # the re-parse drops comments, which libvirt keeps in <metadata>
     return dataclasses.replace(again, metadata=net.metadata)
 
@@ -109,6 +118,15 @@ def _ip_for_dhcp(net: NetworkDef, parent_index: int) -> int:
     )
 
 
+def _check_multi_dhcp(net: NetworkDef, index: int) -> None:
+    """An addition may not give a second address of one family DHCP."""
+    family = net.ips[index].family
+    for other, ip in enumerate(net.ips):
+        if other != index and ip.family == family and ip.has_dhcp:
+            label = "IPv4" if family == "ipv4" else "IPv6"
+            raise invalid_op(f"dhcp is supported only for a single {label} address on each network")
+
+
 def _with_ip(net: NetworkDef, index: int, ip: IpDef) -> NetworkDef:
     ips = (*net.ips[:index], ip, *net.ips[index + 1 :])
     return dataclasses.replace(net, ips=ips)
@@ -128,6 +146,11 @@ def _dhcp_host(
     index = _ip_for_dhcp(net, parent_index)
     ip = net.ips[index]
     host = parse_dhcp_host(elem, net.name, ip.family, partial=command == DELETE)
+    if command != DELETE and host.ip is not None and host.ip.version != ip.address.version:
+        raise invalid_op(
+            "the address family of a host entry IP must match the address family of the "
+            "dhcp element's parent"
+        )
     hosts = ip.dhcp_hosts
     if command == DELETE:
         for i, old in enumerate(hosts):
@@ -144,6 +167,7 @@ def _dhcp_host(
             )
         new_hosts = (*hosts[: found[0]], host, *hosts[found[0] + 1 :])
         return _with_ip(net, index, dataclasses.replace(ip, dhcp_hosts=new_hosts))
+    _check_multi_dhcp(net, index)
     if found:
         raise invalid_op(
             f"there is an existing dhcp host entry in network '{net.name}' that matches "
@@ -188,12 +212,13 @@ def _dhcp_range(
         if not found:
             raise invalid_op(f"couldn't locate a matching dhcp range entry in network '{net.name}'")
         new_ranges = _without(ranges, found[0])
-    elif found:
-        raise invalid_op(
-            f"there is an existing dhcp range entry in network '{net.name}' that matches "
-            f"\"<range start='{rng.start}' end='{rng.end}'/>\""
-        )
     else:
+        _check_multi_dhcp(net, index)
+        if found:
+            raise invalid_op(
+                f"there is an existing dhcp range entry in network '{net.name}' that matches "
+                f"\"<range start='{rng.start}' end='{rng.end}'/>\""
+            )
         new_ranges = _insert(ranges, rng, command)
     return _with_ip(net, index, dataclasses.replace(ip, dhcp_ranges=new_ranges))
 
