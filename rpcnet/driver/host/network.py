@@ -70,11 +70,8 @@ def _interfaces(netdef: NetworkDef) -> set[address.Interface]:
 
 
 def _check_startable(netdef: NetworkDef) -> None:
-    """Refuse, before anything is created, what the host backend cannot do."""
-    zone = netdef.bridge.zone if netdef.bridge is not None else None
-    if zone:  # rpcnetd drives nftables itself; libvirt says the same without firewalld
-        raise internal_error(f"zone {zone} requested for network {netdef.name} "
-                             "but firewalld is not active")
+    """Refuse, before anything is created, what the host backend cannot do
+    (the in-memory driver has already made libvirt's own checks)."""
     if netdef.bandwidth is not None and netdef.forward_mode in (None, "nat", "route", "open",
                                                                 "bridge"):
         # libvirt's tc setup on the bridge (htb, sfq, u32 policing) for
@@ -82,16 +79,6 @@ def _check_startable(netdef: NetworkDef) -> None:
         raise VirError.make(ErrorCode.CONFIG_UNSUPPORTED, ErrorDomain.NETWORK,
                             f"<bandwidth> of network '{netdef.name}' is not supported by "
                             "the host backend")
-
-
-def _check_pf(netdef: NetworkDef) -> None:
-    """libvirt's check of a pool drawn from an SR-IOV physical function: it
-    must have virtual functions."""
-    forward = netdef.forward
-    if forward is None or forward.pf is None or forward.interfaces or forward.addresses:
-        return
-    if not list(Path(f"/sys/class/net/{forward.pf}/device").glob("virtfn*")):
-        raise internal_error(f"No usable Vf's present on SRIOV PF {forward.pf}")
 
 
 class NetworkRuntime:
@@ -112,7 +99,6 @@ class NetworkRuntime:
         """Make ``netdef`` run; on any failure undo every step and raise VirError."""
         _check_startable(netdef)
         if netdef.forward_mode in EXTERNAL_MODES:
-            await asyncio.to_thread(_check_pf, netdef)
             await self._host.run.write(Record(network=netdef.name, bridge=None))
             return
         name = bridge_of(netdef)
