@@ -62,7 +62,7 @@ def _check_pool(net: NetworkDef, mode: str, is_vf: Callable[[PciAddress], bool])
     for addr in fwd.addresses:
         if mode != "hostdev":
             raise _error(
-                f"network '{net.name}' has forward mode '{mode}' but lists a device by PCI "
+                f"network '{net.name}' has forward mode '{mode}'  but lists a device by PCI "
                 "address in the device pool. This is only supported for networks with "
                 "forward mode 'hostdev'"
             )

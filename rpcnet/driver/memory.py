@@ -245,8 +245,9 @@ class MemoryDriver(NetworkDriver):
         zone = netdef.bridge.zone if netdef.bridge is not None else None
         if zone is not None:
             # libvirt puts the bridge in a firewalld zone; rpcnet never runs with firewalld
-            raise _net_error(
+            raise VirError.make(
                 ErrorCode.INTERNAL_ERROR,
+                ErrorDomain.NONE,
                 f"zone {zone} requested for network {netdef.name} but firewalld is not active",
             )
         return _with_masquerade_ports(netdef)

@@ -8,7 +8,7 @@ import pytest
 
 from rpcnet.driver.base import PortCreateFlags, UpdateFlags
 from rpcnet.driver.memory import MemoryDriver
-from rpcnet.errors import ErrorCode, VirError
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.netxml import PciAddress
 from rpcnet.protocol.values import NetworkRef, ParamType, PortRef, TypedParam
 
@@ -77,6 +77,13 @@ async def start(drv: MemoryDriver, body: str, attrs: str = "") -> NetworkRef:
             "<forward mode='hostdev'><address type='pci' bus='9' slot='1'/></forward>",
             "device '/sys/bus/pci/devices/0000:09:01.0' in network 'n' is not an SR-IOV "
             "Virtual Function",
+        ),
+        (
+            "<forward mode='passthrough'><address type='pci' bus='3' slot='16' function='1'/>"
+            "</forward>",
+            # libvirt 9.0's message has the two blanks
+            "network 'n' has forward mode 'passthrough'  but lists a device by PCI address in "
+            "the device pool. This is only supported for networks with forward mode 'hostdev'",
         ),
         (
             "<bridge name='vb9'/><vlan><tag id='3'/></vlan>",
@@ -230,8 +237,9 @@ async def test_a_firewalld_zone_cannot_be_honoured(drv: MemoryDriver) -> None:
         "<network><name>z</name><bridge name='vb2' zone='trusted'/></network>", 0
     )
     err = await error_of(drv.network_create(ref))
-    assert err.message == (
-        "internal error: zone trusted requested for network z but firewalld is not active"
+    assert (err.domain, err.message) == (
+        ErrorDomain.NONE,
+        "internal error: zone trusted requested for network z but firewalld is not active",
     )
 
 
