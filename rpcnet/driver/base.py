@@ -121,6 +121,10 @@ class NetworkDriver:
     async def close(self) -> None:
         """Release the driver (the server calls it once, at shutdown)."""
 
+    async def reload(self) -> None:
+        """Make what runs match the driver's state again (the daemon's SIGHUP,
+        libvirtd's reload); nothing to do for a driver with nothing outside."""
+
     # -- listing ----------------------------------------------------------
 
     async def connect_num_of_networks(self) -> int:

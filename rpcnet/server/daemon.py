@@ -93,6 +93,15 @@ class Server:
         await acceptor.start()
         self._tls_acceptors.append(acceptor)
 
+    async def reload(self) -> None:
+        """Have every driver re-assert what runs (SIGHUP)."""
+        log.info("reloading")
+        for driver in self.drivers.values():
+            try:
+                await driver.reload()
+            except Exception:
+                log.exception("reloading driver")
+
     async def stop(self) -> None:
         """Stop listening, drop clients, remove the sockets, close the drivers."""
         for server in self._servers:
@@ -118,16 +127,27 @@ class Server:
 
 
 async def serve_until_signalled(server: Server) -> None:
-    """Run ``server`` until SIGTERM or SIGINT, then stop it cleanly."""
+    """Run ``server`` until SIGTERM or SIGINT, then stop it cleanly; SIGHUP
+    reloads, as it does libvirtd."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    reloads: set[asyncio.Task[None]] = set()
+
+    def reload() -> None:
+        task = loop.create_task(server.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload)
     await server.start()
     try:
         await stop.wait()
         log.info("signal received, shutting down")
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
+        for task in reloads:
+            task.cancel()
         await server.stop()

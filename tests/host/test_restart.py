@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 from tests.host.hostnet import HostDaemon
@@ -68,3 +69,22 @@ def test_autostart_at_daemon_start(daemon: HostDaemon, tmp_path: Path) -> None:
     assert any(line.split()[:3] == ["auto", "active", "yes"] for line in listing.splitlines())
     assert "10.74.0.1/24" in daemon.ns.run("ip", "-o", "addr", "show", "rpcauto").stdout
     assert daemon.pids_of("auto/dnsmasq.conf")
+
+
+def test_sighup_restores_what_was_removed_behind_its_back(daemon: HostDaemon,
+                                                          tmp_path: Path) -> None:
+    create(daemon, tmp_path, "hup", 76)
+    expected = daemon.snapshot()
+    bridge_index = daemon.ns.run("cat", "/sys/class/net/rpchup/ifindex").stdout
+    daemon.ns.run("nft", "delete", "table", "inet", "rpcnet")
+    daemon.ns.run("ip", "addr", "flush", "dev", "rpchup")
+    assert daemon.snapshot() != expected
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    for _ in range(100):
+        if daemon.snapshot() == expected:
+            break
+        time.sleep(0.05)
+    assert daemon.snapshot() == expected
+    assert daemon.ns.run("cat", "/sys/class/net/rpchup/ifindex").stdout == bridge_index
+    assert "Active:         yes" in virsh(daemon.uri, "net-info", "hup", check=True).stdout

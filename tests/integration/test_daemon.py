@@ -8,6 +8,7 @@ import signal
 import socket
 import stat
 import struct
+import subprocess
 import time
 from pathlib import Path
 
@@ -43,6 +44,21 @@ def test_sigint_also_stops_cleanly() -> None:
     with RpcnetdPeer() as peer:
         assert peer.stop(signal.SIGINT) == 0
         assert not os.path.exists(peer.socket)
+
+
+def test_sighup_reloads_and_keeps_serving(virsh_bin: str) -> None:
+    with RpcnetdPeer() as peer:
+        assert peer.proc is not None
+        peer.proc.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            if "reloading" in peer.log_tail():
+                break
+            time.sleep(0.02)
+        assert "reloading" in peer.log_tail()
+        assert peer.proc.poll() is None and os.path.exists(peer.socket)
+        res = subprocess.run([virsh_bin, "-c", peer.uri(), "net-list", "--name"],
+                             capture_output=True, text=True, timeout=30, check=True)
+        assert res.stdout == "default\n\n"
 
 
 def _handshake_with_keepalive(sock: socket.socket) -> None:

@@ -145,6 +145,14 @@ class HostDriver(MemoryDriver):
         except Exception as exc:
             log.error("cannot clean up firewall chains: %s", exc)
 
+    async def reload(self) -> None:
+        """Re-assert every running network (bridge, addresses, routes,
+        firewall rules, dnsmasq) as at a daemon start, without disturbing
+        what is in place; then autostart what should run and does not."""
+        async with self._lock:
+            await self._reconcile()
+            await self._autostart()
+
     async def close(self) -> None:
         """Stop supervising; networks and their dnsmasq keep running."""
         for runtime in self._runtimes.values():
