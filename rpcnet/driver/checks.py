@@ -97,12 +97,12 @@ def _check_one_dhcp_per_family(net: NetworkDef) -> None:
 
 
 def _check_portgroups(net: NetworkDef, mode: str, bandwidth_allowed: bool) -> None:
-    """vlan tags only where libvirt can set them (hostdev and passthrough
-    pools, Open vSwitch and Linux bridges), one default portgroup, unique
-    names, portgroup bandwidth only where the network may have some."""
+    """vlan tags only where libvirt 9.0 can set them (hostdev and passthrough
+    pools, Open vSwitch bridges), one default portgroup, unique names,
+    portgroup bandwidth only where the network may have some."""
     vport_type = net.virtualport.type if net.virtualport is not None else None
     vlan_allowed = mode in ("hostdev", "passthrough") or (
-        mode == "bridge" and vport_type in (None, "openvswitch")
+        mode == "bridge" and vport_type == "openvswitch"
     )
     vlan_used = net.vlan is not None
     bad_vlan = False

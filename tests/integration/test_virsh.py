@@ -388,6 +388,10 @@ DEFINE_CASES = {
         "ip='10.102.0.20'><lease expiry='0'/></host><bootp file='pxelinux.0'/></dhcp></ip>"
         "</network>"
     ),
+    'bridge_vlan': (
+        "<network><name>bv</name><forward mode='bridge'/><bridge name='br0'/>"
+        "<vlan><tag id='3'/></vlan></network>"
+    ),
     'zone': (
         "<network><name>zn</name><bridge name='virbr103' zone='trusted'/></network>"
     ),
