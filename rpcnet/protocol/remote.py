@@ -34,6 +34,7 @@ from rpcnet.protocol.xdr import (
     XdrType,
     array,
     fixed_opaque,
+    memoized,
     optional,
     string,
     struct_type,
@@ -54,7 +55,10 @@ NONNULL_STRING = string(STRING_MAX)
 OSTRING = optional(NONNULL_STRING)
 UUID = fixed_opaque(16)
 
-NET = struct_type("remote_nonnull_network", [("name", NONNULL_STRING), ("uuid", UUID)], NetworkRef)
+# Network handles recur in every reply: each one is encoded once.
+NET = memoized(
+    struct_type("remote_nonnull_network", [("name", NONNULL_STRING), ("uuid", UUID)], NetworkRef)
+)
 ONET = optional(NET)
 DOM = struct_type(
     "remote_nonnull_domain", [("name", NONNULL_STRING), ("uuid", UUID), ("id", INT)], DomainRef

@@ -42,16 +42,19 @@ class XdrType:
     it to refuse counts the remaining input cannot possibly hold.
     """
 
-    __slots__ = ("fields", "min_size", "name", "pack", "unpack")
+    __slots__ = ("fields", "min_size", "name", "pack", "to_bytes", "unpack")
 
     def __init__(self, name: str, pack: PackFn, unpack: UnpackFn, min_size: int,
-                 fields: tuple[tuple[str, XdrType], ...] = ()) -> None:
+                 fields: tuple[tuple[str, XdrType], ...] = (),
+                 to_bytes: Callable[[Any], bytes] | None = None) -> None:
         self.name = name
         self.pack = pack
         self.unpack = unpack
         self.min_size = min_size
         #: a struct's members, for introspection (the codecs never read it)
         self.fields = fields
+        #: value -> its encoding, when the type has a faster way than ``pack``
+        self.to_bytes = to_bytes
 
     def __repr__(self) -> str:
         return f"<XdrType {self.name}>"
@@ -201,13 +204,17 @@ def optional(inner: XdrType) -> XdrType:
 
 def array(inner: XdrType, maximum: int) -> XdrType:
     """Variable-length array ``T<maximum>`` as a ``list``."""
-    inner_pack, inner_unpack = inner.pack, inner.unpack
+    inner_pack, inner_unpack, to_bytes = inner.pack, inner.unpack, inner.to_bytes
     min_size = inner.min_size
 
     def pack(p: Packer, v: Sequence[Any]) -> None:
         if len(v) > maximum:
             raise XdrError(f"array of {len(v)} items exceeds maximum {maximum}")
         p.pack_uint(len(v))
+        if to_bytes is not None:  # one write for the whole array
+            data = b"".join(map(to_bytes, v))
+            p.pack_fopaque(len(data), data)
+            return
         for item in v:
             inner_pack(p, item)
 
@@ -296,3 +303,28 @@ def struct_type(
     min_size = sum(ftype.min_size for _, ftype in fields)
     return XdrType(name, namespace["pack"], namespace["unpack"], min_size, tuple(fields))
 
+
+def memoized(inner: XdrType, capacity: int = 1 << 16) -> XdrType:
+    """``inner`` with each distinct (hashable, immutable) value encoded once.
+
+    For handles that the same replies carry over and over: a list-all of
+    1,000 networks otherwise spends most of its time re-encoding names and
+    uuids that have not changed. The cache is dropped whole when full.
+    """
+    cache: dict[Any, bytes] = {}
+    encode = inner.encode
+
+    def to_bytes(v: Any) -> bytes:
+        data = cache.get(v)
+        if data is None:
+            data = encode(v)
+            if len(cache) >= capacity:
+                cache.clear()
+            cache[v] = data
+        return data
+
+    def pack(p: Packer, v: Any) -> None:
+        data = to_bytes(v)
+        p.pack_fopaque(len(data), data)  # already a multiple of 4 bytes: no padding
+
+    return XdrType(inner.name, pack, inner.unpack, inner.min_size, inner.fields, to_bytes)

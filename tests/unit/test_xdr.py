@@ -107,3 +107,17 @@ def test_truncated_encodings_raise_xdr_error(name, uuid, data):
     cut = data.draw(st.integers(0, len(encoded) - 1))
     with pytest.raises(xdr.XdrError):
         NET.decode(encoded[:cut])
+
+
+def test_memoized_encodes_exactly_as_the_inner_type() -> None:
+    array, string, struct_type = xdr.array, xdr.string, xdr.struct_type
+    plain = struct_type("pair", [("name", string(64)), ("uuid", xdr.fixed_opaque(16))])
+    cached = xdr.memoized(plain, capacity=2)
+    values = [("a", b"\x01" * 16), ("bcde", b"\x02" * 16), ("a", b"\x01" * 16),
+              ("xyz12", b"\x03" * 16)]
+    for value in values:  # hits, misses and a cache that fills up and is dropped
+        assert cached.encode(value) == plain.encode(value)
+    assert array(cached, 10).encode(values) == array(plain, 10).encode(values)
+    assert array(cached, 10).decode(array(plain, 10).encode(values)) == values
+    with pytest.raises(xdr.XdrError):
+        array(cached, 10).encode([("n" * 65, b"\x00" * 16)])
