@@ -119,6 +119,7 @@ V6_XML = """<network>
   <route address='10.99.0.0' prefix='16' gateway='10.68.0.5'/>
   <route address='10.98.0.0' netmask='255.255.0.0' gateway='10.68.0.6' metric='7'/>
   <route family='ipv6' address='fd99::' prefix='48' gateway='fd68::5'/>
+  <route address='10.0.0.0' netmask='255.0.255.0' gateway='10.68.0.7'/>
 </network>
 """
 # ip6tables-nft's MASQUERADE prints as nothing in `nft list ruleset`

@@ -170,6 +170,13 @@ class NetworkRuntime:
 
     async def _routes(self, netdef: NetworkDef, index: int) -> None:
         for static in netdef.routes:
+            try:
+                static.network  # noqa: B018 - a non-contiguous netmask has none
+            except ValueError:
+                # libvirt defines such a route but cannot add it either
+                log.warning("network %s: skipping route to %s/%s: not a contiguous netmask",
+                            netdef.name, static.address, static.netmask)
+                continue
             await route.add(self._host.netlink, index, bridge_of(netdef), static)
 
     async def _write_dnsmasq_files(self, netdef: NetworkDef) -> set[Path]:
