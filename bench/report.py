@@ -210,7 +210,8 @@ def render(results: Results, machine: str, elapsed: float) -> str:
         "",
         f"machine: {machine}",
         f"servers: {', '.join(results.servers)}; load generators: {', '.join(results.loadgens)};"
-        f" {plan.duration:g} s per cell after {plan.warmup:g} s warm-up",
+        f" {plan.duration:g} s per cell after {plan.warmup:g} s warm-up;"
+        f" {plan.load_processes} process(es) per load generator",
         "",
         "## Throughput (calls/s)",
         "",

@@ -42,6 +42,8 @@ class Plan:
     idle_seconds: float
     fan_out_rounds: int
     #: processes per load generator (each of the two alike), as many as CPUs
+    #: by default, so that the load saturates the servers; ``--processes 1``
+    #: measures each generator as one program (see docs/performance.md)
     load_processes: int
     latency_conns: Sequence[int]
 
@@ -163,15 +165,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="a smoke run of a few seconds (CI): proves the harness works")
     parser.add_argument("--duration", type=float, default=None,
                         help="measured seconds per cell (default 1.0, quick 0.2)")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="processes per load generator, the connections spread over "
+                             f"them (default: one per CPU, {_CPUS} here)")
     parser.add_argument("--no-libvirtd", action="store_true",
                         help="skip the libvirtd peer (needs root and libvirtd)")
     parser.add_argument("--no-bindings", action="store_true",
                         help="skip the libvirt Python bindings load generator")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    if args.duration is not None:
-        plan = Plan(**{**{f: getattr(plan, f) for f in plan.__slots__},
-                       "duration": args.duration})
+    changes = {"duration": args.duration, "load_processes": args.processes}
+    for name, value in changes.items():
+        if value is not None:
+            plan = Plan(**{**{f: getattr(plan, f) for f in plan.__slots__}, name: value})
     with_bindings = not args.no_bindings and bindings_available()
     if not with_bindings and not args.no_bindings:
         progress("libvirt Python bindings not found under /usr/bin/python3: skipping them")
