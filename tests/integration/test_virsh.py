@@ -563,3 +563,43 @@ def test_updates_of_newer_parts_answer_like_libvirtd(
     )
     assert _normalised(virsh(rpcnetd.uri("network"), script)) == _normalised(
         virsh(libvirtd.uri("network"), script))
+
+
+ODD_SCRIPT = (
+    "net-define {xml}; net-define {xml}; net-create {xml}; net-start {name}; net-start {name}; "
+    "net-event --list; net-list --all --table; net-list --name --all --persistent; "
+    "net-autostart nosuch; net-dhcp-leases {name} --mac 52:54:00:00:00:09; "
+    "net-dhcp-leases {name} --mac not-a-mac; "
+    "net-update {name} add-last ip-dhcp-host \"<host mac='52:54:00:00:00:09' name='g9' "
+    "ip='{prefix}.9'/>\" --config; "
+    "net-update {name} add ip-dhcp-host \"<host mac='52:54:00:00:00:09' name='g9' "
+    "ip='{prefix}.9'/>\" --config; "
+    "net-update {name} modify ip-dhcp-host \"<host mac='52:54:00:00:00:09' name='g9b' "
+    "ip='{prefix}.19'/>\" --live --config; "
+    "net-update {name} delete ip-dhcp-host \"<host mac='52:54:00:00:00:99'/>\" --config; "
+    "net-update {name} delete ip-dhcp-host \"<host mac='52:54:00:00:00:09'/>\" --live --config; "
+    # (--config only: a live SRV change makes libvirtd restart dnsmasq, 15 s here)
+    "net-update {name} add dns-host \"<host ip='{prefix}.50'><hostname>h50</hostname></host>\" "
+    "--live --config; net-update {name} delete dns-host \"<host ip='{prefix}.50'/>\" --live; "
+    "net-update {name} add dns-srv \"<srv service='ldap' protocol='tcp'/>\" --config; "
+    "net-update {name} add dns-txt \"<txt name='t1' value='v1'/>\" --config; "
+    "net-update {name} bogus ip-dhcp-host \"<host/>\"; "
+    "net-update {name} add bogus-section \"<host/>\"; "
+    "net-dumpxml {name}; net-dumpxml {name} --inactive; "
+    "net-undefine {name}; net-list --all; net-info {name}; net-dumpxml {name} --inactive; "
+    "net-destroy {name}; net-list --all"
+)
+
+
+def test_odd_commands_answer_like_libvirtd(
+    virsh_bin: str, libvirtd: LibvirtdPeer, tmp_path: Path
+) -> None:
+    name, prefix = "oddnet", "10.63.0"
+    xml = write_xml(tmp_path, name, "5c1f0a7e-2b4d-4e8f-9a63-0d1e2f3a4b63", "virbr63", prefix)
+    script = ODD_SCRIPT.format(xml=xml, name=name, prefix=prefix)
+    with RpcnetdPeer() as rpcnetd:
+        # a fresh rpcnetd without libvirt's "default", like the isolated libvirtd
+        virsh(rpcnetd.uri("network"), "net-destroy default; net-undefine default", check=True)
+        ours = outcome(virsh(rpcnetd.uri("network"), script))
+    theirs = outcome(virsh(libvirtd.uri("network"), script))
+    assert ours == theirs
