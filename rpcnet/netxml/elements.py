@@ -205,7 +205,7 @@ def parse_dns_host(elem: etree._Element, net_name: str, *, partial: bool = False
     if not names and not partial:
         raise detail_error(f"Missing hostname in network '{net_name}' DNS HOST record")
     if ip is None and not names:
-        raise detail_error(f"Missing IP address in network '{net_name}' DNS HOST record")
+        raise detail_error(f"Missing ip and hostname in network '{net_name}' DNS HOST record")
     return DnsHost(ip=ip or ipaddress.IPv4Address(0), hostnames=names)
 
 
@@ -229,11 +229,11 @@ def parse_dns_txt(elem: etree._Element, net_name: str, *, partial: bool = False)
 
 def parse_dns_srv(elem: etree._Element, net_name: str, *, partial: bool = False) -> DnsSrv:
     service, protocol = attr(elem, "service"), attr(elem, "protocol")
-    if service is None:
+    if service is None and not partial:
         raise detail_error(
             f"missing required service attribute in DNS SRV record of network '{net_name}'"
         )
-    if protocol is None:
+    if protocol is None and not partial:
         raise detail_error(
             f"missing required protocol attribute in DNS SRV record '{service}' "
             f"of network '{net_name}'"

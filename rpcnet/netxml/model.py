@@ -126,8 +126,11 @@ class DnsTxt:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DnsSrv:
-    service: str
-    protocol: str
+    """``<srv>``; ``service`` and ``protocol`` are None only in the partial
+    record of a net-update delete, which matches any."""
+
+    service: str | None
+    protocol: str | None
     domain: str | None = None
     target: str | None = None
     port: int | None = None

@@ -69,8 +69,6 @@ def update_network(
         raise op_unsupported("can't update unrecognized section of network")
     expected, handler = entry
     elem = parse_xml(xml, URL)
-    if command not in _COMMANDS:
-        raise op_unsupported(f"unrecognized network update command code {command}")
     if elem.tag != expected:
         raise xml_error(
             f"unexpected element <{elem.tag}>, expecting <{expected}>, "
@@ -90,6 +88,13 @@ def _copy(net: NetworkDef, live: bool) -> NetworkDef:
     again = network_from_element(parse_xml(text, "(network_definition)"))
     # the re-parse drops comments, which libvirt keeps in <metadata>
     return dataclasses.replace(again, metadata=net.metadata)
+
+
+def _known(command: int) -> None:
+    """libvirt reports an unknown command only where a section handler
+    branches on it, after parsing (and matching) the element."""
+    if command not in _COMMANDS:
+        raise op_unsupported(f"unrecognized network update command code {command}")
 
 
 def _insert(items: Sequence[T], item: T, command: int) -> tuple[T, ...]:
@@ -151,6 +156,7 @@ def _dhcp_host(
             "the address family of a host entry IP must match the address family of the "
             "dhcp element's parent"
         )
+    _known(command)
     hosts = ip.dhcp_hosts
     if command == DELETE:
         for i, old in enumerate(hosts):
@@ -205,6 +211,7 @@ def _dhcp_range(
     if command == MODIFY:
         raise op_unsupported("dhcp ranges cannot be modified, only added or deleted")
     rng = parse_dhcp_range(elem, net.name, ip)
+    _known(command)
     ranges = ip.dhcp_ranges
     # a range is known by its start and end; its lease does not count
     found = [i for i, old in enumerate(ranges) if (old.start, old.end) == (rng.start, rng.end)]
@@ -227,6 +234,7 @@ def _forward_interface(net: NetworkDef, command: int, _: int, elem: etree._Eleme
     if command == MODIFY:
         raise op_unsupported("forward interface entries cannot be modified, only added or deleted")
     dev = parse_forward_interface(elem)
+    _known(command)
     fwd = net.forward
     devs = fwd.interfaces if fwd is not None else ()
     if command == DELETE:
@@ -262,10 +270,11 @@ def _dns_of(net: NetworkDef) -> DnsDef:
 def _dns_host(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
     if command == MODIFY:
         raise op_unsupported("DNS HOST records cannot be modified, only added or deleted")
-    host = parse_dns_host(elem, net.name, partial=command == DELETE)
+    host = parse_dns_host(elem, net.name, partial=command not in (ADD_FIRST, ADD_LAST))
     has_ip = attr(elem, "ip") is not None
     dns = _dns_of(net)
     found = [i for i, old in enumerate(dns.hosts) if _dns_host_matches(host, has_ip, old)]
+    _known(command)
     if command == DELETE:
         if not found:
             raise invalid_op(f"couldn't locate a matching DNS HOST record in network {net.name}")
@@ -289,9 +298,10 @@ def _dns_host_matches(new: DnsHost, has_ip: bool, old: DnsHost) -> bool:
 def _dns_txt(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
     if command == MODIFY:
         raise op_unsupported("DNS TXT records cannot be modified, only added or deleted")
-    txt = parse_dns_txt(elem, net.name, partial=command == DELETE)
+    txt = parse_dns_txt(elem, net.name, partial=command not in (ADD_FIRST, ADD_LAST))
     dns = _dns_of(net)
     found = [i for i, old in enumerate(dns.txts) if old.name == txt.name]
+    _known(command)
     if command == DELETE:
         if not found:
             raise invalid_op(f"couldn't locate a matching DNS TXT record in network {net.name}")
@@ -308,9 +318,10 @@ def _dns_txt(net: NetworkDef, command: int, _: int, elem: etree._Element) -> Net
 def _dns_srv(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
     if command == MODIFY:
         raise op_unsupported("DNS SRV records cannot be modified, only added or deleted")
-    srv = parse_dns_srv(elem, net.name, partial=command == DELETE)
+    srv = parse_dns_srv(elem, net.name, partial=command not in (ADD_FIRST, ADD_LAST))
     dns = _dns_of(net)
     found = [i for i, old in enumerate(dns.srvs) if _srv_matches(srv, old)]
+    _known(command)
     if command == DELETE:
         if not found:
             raise invalid_op(f"couldn't locate a matching DNS SRV record in network {net.name}")
@@ -355,6 +366,7 @@ def _portgroup(net: NetworkDef, command: int, _: int, elem: etree._Element) -> N
             f"a different portgroup entry in network '{net.name}' is already set as "
             "the default. Only one default is allowed."
         )
+    _known(command)
     if command == DELETE:
         new_groups = _without(groups, found[0])
     elif command == MODIFY:
