@@ -104,6 +104,16 @@ def test_events_and_keepalive(system_python: str, rpcnetd: RpcnetdPeer) -> None:
         ["one", "pyev", 2, 0], ["one", "pyev", 3, 0], ["one", "pyev", 1, 0]]
 
 
+@pytest.mark.parametrize("driver", ["network", "test"])
+def test_events_arrive_like_from_libvirtd(
+    system_python: str, rpcnetd: RpcnetdPeer, libvirtd: LibvirtdPeer, driver: str
+) -> None:
+    script = str(Path(__file__).parent / "scripts" / "events.py")
+    ours = run_client([SYSTEM_PYTHON, script, rpcnetd.uri(driver)], timeout=60, check=True)
+    theirs = run_client([SYSTEM_PYTHON, script, libvirtd.uri(driver)], timeout=60, check=True)
+    assert json.loads(ours.stdout) == json.loads(theirs.stdout)
+
+
 def test_threads_sharing_one_connection(system_python: str, rpcnetd: RpcnetdPeer) -> None:
     script = Path(__file__).parent / "scripts" / "threads.py"
     result = run_client([SYSTEM_PYTHON, str(script), rpcnetd.uri()], timeout=120, check=True)
