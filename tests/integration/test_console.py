@@ -164,9 +164,10 @@ def test_syntax_errors(rpcnetd_peer: RpcnetdPeer, virsh_bin: str) -> None:
     all_same(rpcnetd_peer.uri(), SYNTAX_ERRORS)
 
 
-def test_queries_and_errors(uri: str) -> None:
+@pytest.mark.parametrize("quiet", [[], ["-q"]], ids=["plain", "quiet"])
+def test_queries_and_errors(uri: str, quiet: list[str]) -> None:
     quoted = [" ".join(f'"{a}"' if " " in a else a for a in q) for q in QUERIES]
-    same("-c", uri, "; ".join(quoted))
+    same(*quiet, "-c", uri, "; ".join(quoted))
 
 
 def lifecycle_script(f: dict[str, str]) -> str:
@@ -202,8 +203,9 @@ def lifecycle_script(f: dict[str, str]) -> str:
     ])
 
 
-def test_lifecycle_script(uri: str, files: dict[str, str]) -> None:
-    same("-c", uri, lifecycle_script(files), stateless=False)
+@pytest.mark.parametrize("quiet", [[], ["-q"]], ids=["plain", "quiet"])
+def test_lifecycle_script(uri: str, files: dict[str, str], quiet: list[str]) -> None:
+    same(*quiet, "-c", uri, lifecycle_script(files), stateless=False)
 
 
 @pytest.mark.parametrize("args", [["net-define", "{net}"], ["net-create", "{bad}"],

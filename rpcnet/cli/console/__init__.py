@@ -6,7 +6,8 @@
 
 Global options: ``-c/--connect URI`` (repeatable; else $LIBVIRT_DEFAULT_URI,
 else network:///system), ``--hosts FILE`` (one ``URI`` or ``LABEL URI`` per
-line, ``#`` comments), ``-r/--readonly``, ``-h/--help``. With several hosts
+line, ``#`` comments), ``-r/--readonly``, ``-q/--quiet`` (as virsh: no headers, no
+confirmations), ``-h/--help``. With several hosts
 the exit status is 0 only if the command succeeded on every host.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 DEFAULT_URI = "network:///system"
 USAGE = """\
-usage: rpcnet [-c URI]... [--hosts FILE] [-r] COMMAND [ARGS...]
+usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] COMMAND [ARGS...]
        rpcnet [-c URI]... 'COMMAND [ARGS]; COMMAND [ARGS]...'
 
 Commands (virsh syntax):
@@ -44,6 +45,7 @@ class GlobalOptions:
     uris: list[str] = field(default_factory=list)
     hosts_file: str | None = None
     readonly: bool = False
+    quiet: bool = False
     help: bool = False
     command: list[str] = field(default_factory=list)
 
@@ -75,6 +77,8 @@ def parse_globals(argv: list[str]) -> GlobalOptions:
                 g.hosts_file = value
         elif name in ("-r", "--readonly") and not value:
             g.readonly = True
+        elif name in ("-q", "--quiet") and not value:
+            g.quiet = True
         elif name in ("-h", "--help") and not value:
             g.help = True
         else:
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         uri = os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
         hosts = [Host(uri, uri)]
     if len(hosts) == 1 and g.hosts_file is None:
-        runner = run_single(hosts[0].uri, g.readonly, commands)
+        runner = run_single(hosts[0].uri, g.readonly, commands, quiet=g.quiet)
     else:
         runner = run_many(hosts, g.readonly, commands)
     try:

@@ -211,7 +211,7 @@ async def _from_file(ctx: Context, o: Options, *, define: bool) -> bool:
     if net is None:
         ctx.out.error(f"Failed to {'define' if define else 'create'} network from {path}")
         return False
-    ctx.out.text(f"Network {net.name} {verb} from {path}\n")
+    ctx.out.extra(f"Network {net.name} {verb} from {path}\n")
     return True
 
 
@@ -226,7 +226,7 @@ def _simple(verb: str, done: str, method: str, help: str) -> None:
         except Failed:
             ctx.out.error(f"Failed to {verb} network {name}")
             return False
-        ctx.out.text(f"Network {name} {done}\n")
+        ctx.out.extra(f"Network {name} {done}\n")
         return True
 
     command(f"net-{verb}", NETWORK, help=help)(handler)
@@ -250,7 +250,7 @@ async def net_autostart(ctx: Context, o: Options) -> bool:
     except Failed:
         ctx.out.error(f"failed to {prefix}mark network {name} as autostarted")
         return False
-    ctx.out.text(f"Network {name} {prefix}marked as autostarted\n")
+    ctx.out.extra(f"Network {name} {prefix}marked as autostarted\n")
     return True
 
 
@@ -305,7 +305,7 @@ async def _update(ctx: Context, o: Options, net: NetworkRef) -> bool:
         affected = "live state"
     else:
         affected = "persistent config"
-    ctx.out.text(f"Updated network {net.name} {affected}")
+    ctx.out.extra(f"Updated network {net.name} {affected}")
     return True
 
 
@@ -362,7 +362,7 @@ async def net_port_create(ctx: Context, o: Options) -> bool:
     if port is None:
         ctx.out.error(f"Failed to create network from {path}")
         return False
-    ctx.out.text(f"Network port {port.uuid_str} created from {path}\n")
+    ctx.out.extra(f"Network port {port.uuid_str} created from {path}\n")
     return True
 
 
@@ -390,6 +390,6 @@ async def net_port_delete(ctx: Context, o: Options) -> bool:
     except Failed:
         ctx.out.error(f"Failed to delete network port {port.uuid_str}")
         return False
-    ctx.out.text(f"Network port {port.uuid_str} deleted\n")
+    ctx.out.extra(f"Network port {port.uuid_str} deleted\n")
     return True
 

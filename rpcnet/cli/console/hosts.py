@@ -45,8 +45,9 @@ async def _open(uri: str, readonly: bool) -> RemoteDriver:
     return await asyncio.wait_for(RemoteDriver.open(uri, readonly=readonly), CONNECT_TIMEOUT)
 
 
-async def run_single(uri: str, readonly: bool, commands: list[Command]) -> int:
-    out = TerminalSink()
+async def run_single(uri: str, readonly: bool, commands: list[Command], *,
+                     quiet: bool = False) -> int:
+    out = TerminalSink(quiet=quiet)
     try:
         driver = await _open(uri, readonly)
     except (VirError, TimeoutError) as exc:
@@ -61,7 +62,7 @@ async def run_single(uri: str, readonly: bool, commands: list[Command]) -> int:
             if not ok:
                 ctx.report()
             ctx.last_error = None
-            out.text("\n")
+            out.extra("\n")
     finally:
         await driver.close()
     return 0 if ok else 1

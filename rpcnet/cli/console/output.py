@@ -18,11 +18,13 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def format_table(header: list[str], rows: list[list[str]], *, rstrip: bool = False) -> str:
+def format_table(header: list[str], rows: list[list[str]], *, rstrip: bool = False,
+                 with_header: bool = True) -> str:
     """A table the way virsh's vshTable prints it (left aligned, three-space gaps,
     the last column unpadded, the rule two characters longer than the widths);
-    ``rstrip`` drops the blanks an empty last cell would leave."""
-    widths = [_width(h) for h in header]
+    ``rstrip`` drops the blanks an empty last cell would leave. Without the
+    header (virsh -q) the widths come from the rows alone."""
+    widths = [_width(h) if with_header else 0 for h in header]
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], _width(cell))
@@ -35,13 +37,17 @@ def format_table(header: list[str], rows: list[list[str]], *, rstrip: bool = Fal
         text = " " + "   ".join(parts)
         return (text.rstrip() if rstrip else text) + "\n"
 
-    out = [line(header), "-" * (sum(widths) + 3 * (len(widths) - 1) + 3) + "\n"]
+    out = [line(header), "-" * (sum(widths) + 3 * (len(widths) - 1) + 3) + "\n"] \
+        if with_header else []
     out.extend(line(row) for row in rows)
     return "".join(out)
 
 
 class Sink(Protocol):
     def text(self, text: str) -> None: ...
+
+    def extra(self, text: str) -> None:
+        """What virsh prints only when not quiet (its vshPrintExtra)."""
 
     def error(self, message: str) -> None: ...
 
@@ -53,9 +59,11 @@ class Sink(Protocol):
 class TerminalSink:
     """virsh's own output: stdout and stderr."""
 
-    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None,
+                 *, quiet: bool = False) -> None:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
+        self.quiet = quiet
 
     def text(self, text: str) -> None:
         self.stdout.write(text)
@@ -66,8 +74,12 @@ class TerminalSink:
         self.stderr.write(f"error: {message}\n")
         self.stderr.flush()
 
+    def extra(self, text: str) -> None:
+        if not self.quiet:
+            self.text(text)
+
     def table(self, header: list[str], rows: list[list[str]]) -> None:
-        self.stdout.write(format_table(header, rows))
+        self.stdout.write(format_table(header, rows, with_header=not self.quiet))
 
     def record(self, pairs: list[tuple[str, str]]) -> None:
         self.stdout.write("".join(f"{key + ':':<15} {value}\n" for key, value in pairs))
@@ -84,6 +96,9 @@ class CaptureSink:
     pairs: list[tuple[str, str]] = field(default_factory=list)
 
     def text(self, text: str) -> None:
+        self.texts.append(text)
+
+    def extra(self, text: str) -> None:
         self.texts.append(text)
 
     def error(self, message: str) -> None:
