@@ -1,4 +1,11 @@
-"""Which driver a CONNECT_OPEN name selects, with libvirtd's refusals."""
+"""Which driver a CONNECT_OPEN name selects, with libvirtd's refusals.
+
+``qemu:///system``, ``qemu:///session`` and ``lxc:///`` are also served,
+by the network driver: a hypervisor connection of libvirtd reaches
+the network driver the same way, and go-libvirt's ``Connect()`` and many
+management tools open exactly that URI before calling network APIs. Its
+domain APIs answer "not supported", as every non-network API here does.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +48,16 @@ def resolve_open_name(name: str | None, *, privileged: bool) -> OpenTarget:
                 f"unexpected network URI path '{parts.path}', try network://{own_path}",
             )
         return OpenTarget("network", f"network://{own_path}")
+    if scheme == "qemu":
+        if parts.path not in ("/system", "/session"):
+            raise VirError.make(
+                ErrorCode.INTERNAL_ERROR,
+                ErrorDomain.NONE,
+                f"unexpected qemu URI path '{parts.path}', try qemu://{own_path}",
+            )
+        return OpenTarget("network", f"qemu://{parts.path}")
+    if scheme == "lxc" and parts.path in ("", "/", "/system"):
+        return OpenTarget("network", f"lxc://{parts.path or '/'}")
     if scheme == "test" and parts.path == "/default":
         return OpenTarget("test", "test:///default")
     raise _no_connect(name)

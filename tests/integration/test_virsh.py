@@ -195,6 +195,8 @@ def test_net_event_prints_lifecycle_events(
 
 @pytest.mark.parametrize("uri", [
     "remote+unix:///system?socket={sock}",               # empty name: the default driver
+    "qemu+unix:///system?socket={sock}",                 # hypervisor URIs reach it too,
+    "lxc+unix:///?socket={sock}",                        # as through libvirtd
     "network+unix:///system?socket={sock}&foo=bar",      # unknown parameters are forwarded
     "test+unix:///default?socket={sock}&name=network:///system",
 ])
@@ -210,7 +212,9 @@ def test_open_names_select_the_network_driver(
 @pytest.mark.parametrize(("uri", "message"), [
     ("network+unix:///session?socket={sock}",
      "internal error: unexpected network URI path '/session', try network:///system"),
-    ("qemu+unix:///system?socket={sock}", "no connection driver available for qemu:///system"),
+    ("qemu+unix:///?socket={sock}",
+     "internal error: unexpected qemu URI path '/', try qemu:///system"),
+    ("bogus+unix:///system?socket={sock}", "no connection driver available for bogus:///system"),
 ])
 def test_other_uris_are_refused_like_libvirtd(
     virsh_bin: str, rpcnetd: RpcnetdPeer, uri: str, message: str
@@ -591,8 +595,9 @@ ODD_SCRIPT = (
 )
 
 
+@pytest.mark.parametrize("driver", ["network", "qemu"])
 def test_odd_commands_answer_like_libvirtd(
-    virsh_bin: str, libvirtd: LibvirtdPeer, tmp_path: Path
+    virsh_bin: str, libvirtd: LibvirtdPeer, tmp_path: Path, driver: str
 ) -> None:
     name, prefix = "oddnet", "10.63.0"
     xml = write_xml(tmp_path, name, "5c1f0a7e-2b4d-4e8f-9a63-0d1e2f3a4b63", "virbr63", prefix)
@@ -600,6 +605,6 @@ def test_odd_commands_answer_like_libvirtd(
     with RpcnetdPeer() as rpcnetd:
         # a fresh rpcnetd without libvirt's "default", like the isolated libvirtd
         virsh(rpcnetd.uri("network"), "net-destroy default; net-undefine default", check=True)
-        ours = outcome(virsh(rpcnetd.uri("network"), script))
-    theirs = outcome(virsh(libvirtd.uri("network"), script))
+        ours = outcome(virsh(rpcnetd.uri(driver), script))
+    theirs = outcome(virsh(libvirtd.uri(driver), script))
     assert ours == theirs
