@@ -67,6 +67,22 @@ def wait_until_serving(proc: subprocess.Popen[bytes], path: str | Path, timeout:
     raise RuntimeError(f"{what} not ready after {timeout} s:\n{log()}")
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM,
+                 timeout: float = 10.0) -> int | None:
+    """Send ``sig`` to ``proc`` if it still runs, wait for it (SIGKILL after
+    ``timeout`` seconds); its exit status, None without a process."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    return proc.returncode
+
+
 class RpcnetdServer:
     """``rpcnetd --socket-dir DIR`` (in-memory driver) as a child process."""
 
@@ -111,16 +127,7 @@ class RpcnetdServer:
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         """Stop the daemon with ``sig``; returns its exit status (None if not running)."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        return proc.returncode
+        return stop_process(proc, sig)
 
     def restart(self) -> Self:
         self.stop()

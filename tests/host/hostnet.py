@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rpcnet.testing import wait_until_serving
+from rpcnet.testing import stop_process, wait_until_serving
 from tests.peers.netns import IP, NetNamespace, _in_netns
 
 BUSYBOX = "/usr/bin/busybox"
@@ -82,14 +82,7 @@ class HostDaemon:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the daemon only (what it started keeps running, as it should)."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc, sig)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
