@@ -9,9 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
-from rpcnet.netxml import NetworkDef, PciAddress
-
-BRIDGED_MODES = (None, "nat", "route", "open")
+from rpcnet.netxml import BRIDGED_MODES, NetworkDef, PciAddress
 
 
 def _error(detail: str) -> VirError:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.netxml import (
+    BRIDGED_MODES,
     NetworkDef,
     PciAddress,
     PortDef,
@@ -201,7 +202,7 @@ class MemoryDriver(NetworkDriver):
                 return dataclasses.replace(netdef, uuid=uuidlib.uuid4())
             return netdef
         others = self._nets.bridges(excluding=netdef.name)
-        if netdef.forward_mode in portlib.BRIDGED_MODES:
+        if netdef.forward_mode in BRIDGED_MODES:
             name = netdef.bridge.name if netdef.bridge is not None else None
             if name and "%d" not in name and name in others:
                 raise _net_error(ErrorCode.INTERNAL_ERROR, f"bridge name '{name}' already in use.")
@@ -240,7 +241,7 @@ class MemoryDriver(NetworkDriver):
         if not self.flavor.fill_defaults:
             return netdef
         self._check_start(obj, netdef)
-        if netdef.forward_mode not in portlib.BRIDGED_MODES:
+        if netdef.forward_mode not in BRIDGED_MODES:
             return portlib.interface_pool(netdef, self._virtual_functions)
         zone = netdef.bridge.zone if netdef.bridge is not None else None
         if zone is not None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.netxml import (
+    BRIDGED_MODES,
     BandwidthDef,
     NetworkDef,
     PciAddress,
@@ -47,7 +48,6 @@ BANDWIDTH_PARAMS = (
     ("outbound.burst", "outbound", "burst"),
 )
 _BY_NAME = {name: (direction, field) for name, direction, field in BANDWIDTH_PARAMS}
-BRIDGED_MODES = (None, "nat", "route", "open")
 DIRECT_MODES = ("private", "vepa", "passthrough")
 _FIRST_CLASS_ID = 3  # libvirt's bridge QoS takes class ids 0-2 itself
 

@@ -7,6 +7,7 @@ back exactly as libvirt does. Pure functions on strings and dataclasses.
 from .defaults import assign_defaults
 from .format import format_network
 from .model import (
+    BRIDGED_MODES,
     BandwidthDef,
     BridgeDef,
     DhcpHost,
@@ -33,6 +34,7 @@ from .port import PortDef, format_port, parse_port
 from .update import update_network
 
 __all__ = [
+    "BRIDGED_MODES",
     "BandwidthDef",
     "BridgeDef",
     "DhcpHost",

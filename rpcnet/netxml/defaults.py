@@ -15,7 +15,7 @@ from collections.abc import Collection
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 
-from .model import BridgeDef, NetworkDef
+from .model import BRIDGED_MODES, BridgeDef, NetworkDef
 
 _MAC_PREFIX = "52:54:00"
 _MAX_BRIDGES = 10000  # libvirt gives up after as many tries
@@ -39,7 +39,7 @@ def assign_defaults(
     changes: dict[str, object] = {}
     if net.uuid is None:
         changes["uuid"] = uuidlib.UUID(int=rand.getrandbits(128), version=4)
-    if net.forward_mode in (None, "nat", "route", "open"):  # bridges libvirt makes
+    if net.forward_mode in BRIDGED_MODES:
         bridge = net.bridge or BridgeDef()
         if bridge.name is None or "%d" in bridge.name:
             name = _free_bridge(bridge.name or bridge_template, used_bridges)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .model import (
+    BRIDGED_MODES,
     DhcpHost,
     DhcpRange,
     DnsDef,
@@ -25,10 +26,6 @@ from .netdev import format_bandwidth, format_virtualport, format_vlan
 from .xmlutil import Attrs, attrs_text, element, escape, text_element
 
 __all__ = ["Attrs", "element", "escape", "format_network", "text_element", "yes_no"]
-
-#: Forward modes whose network is a bridge libvirt makes and configures.
-BRIDGED_MODES = (None, "nat", "route", "open")
-
 
 def yes_no(value: bool | None) -> str | None:
     return None if value is None else ("yes" if value else "no")

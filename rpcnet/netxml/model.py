@@ -11,6 +11,10 @@ import ipaddress
 import uuid as uuidlib
 from dataclasses import dataclass
 
+#: Forward modes whose bridge libvirt creates and configures itself (None:
+#: isolated); in the others the network uses the host's bridge or devices.
+BRIDGED_MODES = (None, "nat", "route", "open")
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rpcnet.driver.store import write_atomic
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
-from rpcnet.netxml import NetworkDef
+from rpcnet.netxml import BRIDGED_MODES, NetworkDef
 from rpcnet.protocol.values import DhcpLease
 
 from . import address, bridge, dnsmasq_conf, firewall, leases, route, sysctl
@@ -38,7 +38,6 @@ from .tools import Tools
 
 log = logging.getLogger(__name__)
 
-EXTERNAL_MODES = ("bridge", "private", "vepa", "passthrough", "hostdev")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +52,8 @@ class Host:
 
 def owned_bridge(netdef: NetworkDef) -> str | None:
     """The bridge rpcnetd creates and deletes for ``netdef``; None in the
-    external modes, whose bridge (if any) belongs to the host."""
-    if netdef.forward_mode in EXTERNAL_MODES:
+    other modes, whose bridge (if any) belongs to the host."""
+    if netdef.forward_mode not in BRIDGED_MODES:
         return None
     return bridge_of(netdef)
 
@@ -72,8 +71,8 @@ def _interfaces(netdef: NetworkDef) -> set[address.Interface]:
 def _check_startable(netdef: NetworkDef) -> None:
     """Refuse, before anything is created, what the host backend cannot do
     (the in-memory driver has already made libvirt's own checks)."""
-    if netdef.bandwidth is not None and netdef.forward_mode in (None, "nat", "route", "open",
-                                                                "bridge"):
+    if netdef.bandwidth is not None and (netdef.forward_mode in BRIDGED_MODES
+                                         or netdef.forward_mode == "bridge"):
         # libvirt's tc setup on the bridge (htb, sfq, u32 policing) for
         # network-wide QoS is not implemented: refuse rather than run unlimited
         raise VirError.make(ErrorCode.CONFIG_UNSUPPORTED, ErrorDomain.NETWORK,
@@ -98,7 +97,7 @@ class NetworkRuntime:
     async def start(self, netdef: NetworkDef) -> None:
         """Make ``netdef`` run; on any failure undo every step and raise VirError."""
         _check_startable(netdef)
-        if netdef.forward_mode in EXTERNAL_MODES:
+        if owned_bridge(netdef) is None:
             await self._host.run.write(Record(network=netdef.name, bridge=None))
             return
         name = bridge_of(netdef)
@@ -170,10 +169,7 @@ class NetworkRuntime:
 
     async def _routes(self, netdef: NetworkDef, index: int) -> None:
         for static in netdef.routes:
-            try:
-                static.network  # noqa: B018 - a non-contiguous netmask has none
-            except ValueError:
-                # libvirt defines such a route but cannot add it either
+            if not route.has_destination(static):
                 log.warning("network %s: skipping route to %s/%s: not a contiguous netmask",
                             netdef.name, static.address, static.netmask)
                 continue
@@ -235,7 +231,7 @@ class NetworkRuntime:
         """Take over ``netdef`` left running by an earlier daemon without
         disturbing it: re-add only what is missing. False when its bridge is
         gone, i.e. the network is not running any more."""
-        if netdef.forward_mode in EXTERNAL_MODES:
+        if owned_bridge(netdef) is None:
             await self._host.run.write(Record(network=netdef.name, bridge=None))
             return True
         name = bridge_of(netdef)

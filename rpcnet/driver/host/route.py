@@ -18,6 +18,16 @@ DEFAULT_METRIC = 1
 _RTPROT_BOOT = 3  # what libvirt's routes carry (pyroute2 would mark them "static")
 
 
+def has_destination(route: RouteDef) -> bool:
+    """False for a netmask that is not contiguous: libvirt defines such a
+    route but cannot add it, and skips it at start."""
+    try:
+        route.network  # noqa: B018 - computing it is the check
+    except ValueError:
+        return False
+    return True
+
+
 async def add(nl: Netlink, index: int, ifname: str, route: RouteDef) -> None:
     """Add (or, when adopting, re-assert) ``route`` through link ``index``."""
     attrs: dict[str, Any] = {
