@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import platform
 import resource
@@ -175,9 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     changes = {"duration": args.duration, "load_processes": args.processes}
-    for name, value in changes.items():
-        if value is not None:
-            plan = Plan(**{**{f: getattr(plan, f) for f in plan.__slots__}, name: value})
+    plan = dataclasses.replace(plan, **{k: v for k, v in changes.items() if v is not None})
     with_bindings = not args.no_bindings and bindings_available()
     if not with_bindings and not args.no_bindings:
         progress("libvirt Python bindings not found under /usr/bin/python3: skipping them")
