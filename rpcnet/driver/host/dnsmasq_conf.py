@@ -158,13 +158,12 @@ def hostsfile(netdef: NetworkDef) -> str:
             if host.ip is None:
                 continue
             if ip.family == "ipv6":
-                fields = ([f"id:{host.id}"] if host.id else []) + \
-                    ([host.name] if host.name else []) + [f"[{host.ip}]"]
+                fields = [f"id:{host.id}" if host.id else None, host.name, f"[{host.ip}]"]
             elif host.mac:
-                fields = [host.mac, str(host.ip)] + ([host.name] if host.name else [])
+                fields = [host.mac, str(host.ip), host.name]
             else:
-                fields = [host.name or "", str(host.ip)]
-            lines.append(",".join(fields) + _lease(host.lease))
+                fields = [host.name, str(host.ip)]
+            lines.append(",".join(f for f in fields if f) + _lease(host.lease))
     return "".join(f"{line}\n" for line in lines)
 
 
