@@ -58,13 +58,15 @@ _live: weakref.WeakSet[LibvirtdPeer] = weakref.WeakSet()
 
 
 def ensure_system_accounts() -> None:
-    """Create group `kvm` and user `libvirt-qemu` if missing (as Debian's
-    libvirt-daemon-system would); libvirtd's QEMU driver refuses to start without
-    them, and with it the whole daemon."""
-    try:
-        grp.getgrnam("kvm")
-    except KeyError:
-        subprocess.run(["groupadd", "--system", "kvm"], check=True)
+    """Create groups `kvm` and `libvirt-qemu` and user `libvirt-qemu` if
+    missing (as Debian's libvirt-daemon-system would); libvirtd's QEMU driver
+    refuses to start without them ("Failed to parse group 'libvirt-qemu'"),
+    and with it the whole daemon."""
+    for group in ("kvm", "libvirt-qemu"):
+        try:
+            grp.getgrnam(group)
+        except KeyError:
+            subprocess.run(["groupadd", "--system", group], check=True)
     try:
         pwd.getpwnam("libvirt-qemu")
     except KeyError:
