@@ -23,6 +23,7 @@ class ErrorCode(IntEnum):
     INVALID_ARG = 8
     OPERATION_FAILED = 9
     XML_ERROR = 27
+    NO_NAME = 21
     OPERATION_DENIED = 29
     XML_DETAIL = 35
     INVALID_NETWORK = 36
@@ -32,6 +33,7 @@ class ErrorCode(IntEnum):
     GNUTLS_ERROR = 40
     WAR_NO_NETWORK = 41
     NO_NETWORK = 43
+    INVALID_MAC = 44
     AUTH_FAILED = 45
     OPERATION_INVALID = 55
     CONFIG_UNSUPPORTED = 67
@@ -90,6 +92,7 @@ _TEMPLATES: dict[int, str] = {
     ErrorCode.GNUTLS_ERROR: "%s",
     ErrorCode.WAR_NO_NETWORK: "Failed to find the network: %s",
     ErrorCode.NO_NETWORK: "Network not found: %s",
+    ErrorCode.INVALID_MAC: "invalid MAC address: %s",
     ErrorCode.AUTH_FAILED: "authentication failed: %s",
     ErrorCode.OPERATION_INVALID: "Requested operation is not valid: %s",
     ErrorCode.CONFIG_UNSUPPORTED: "unsupported configuration: %s",
@@ -171,10 +174,48 @@ def _rebuild(fields: dict[str, Any]) -> VirError:
     return VirError(code, domain, message, **fields)
 
 
+# -- constructors, one per error domain ------------------------------------------
+#
+# Each builds ``VirError.make(code, DOMAIN, detail)`` for the domain libvirt's
+# code reports the error in; pick the one of the libvirt code being imitated.
+
+
+def network_error(code: ErrorCode, detail: str) -> VirError:
+    """VIR_FROM_NETWORK: the network driver and the network XML code."""
+    return VirError.make(code, ErrorDomain.NETWORK, detail)
+
+
+def netdev_error(code: ErrorCode, detail: str) -> VirError:
+    """VIR_FROM_NET: libvirt's host-device helpers (virtualport profiles)."""
+    return VirError.make(code, ErrorDomain.NET, detail)
+
+
+def xml_domain_error(code: ErrorCode, detail: str) -> VirError:
+    """VIR_FROM_XML: libvirt's generic XML helpers (attributes, root, schema)."""
+    return VirError.make(code, ErrorDomain.XML, detail)
+
+
+def general_error(code: ErrorCode, detail: str) -> VirError:
+    """VIR_FROM_NONE: errors libvirt reports from no particular domain (its
+    util code, the public API's argument checks, virsh itself)."""
+    return VirError.make(code, ErrorDomain.NONE, detail)
+
+
+def remote_error(code: ErrorCode, detail: str) -> VirError:
+    """VIR_FROM_REMOTE: the client side of the remote driver."""
+    return VirError.make(code, ErrorDomain.REMOTE, detail)
+
+
+def rpc_error(detail: str, code: ErrorCode = ErrorCode.RPC) -> VirError:
+    """VIR_FROM_RPC: a protocol error (code 39 unless given)."""
+    return VirError.make(code, ErrorDomain.RPC, detail)
+
+
 def internal_error(domain: int, detail: str) -> VirError:
+    """``internal error: ...`` (code 1) in ``domain``."""
     return VirError.make(ErrorCode.INTERNAL_ERROR, domain, detail)
 
 
-def rpc_error(detail: str) -> VirError:
-    """An RPC-domain protocol error (code 39, domain 7)."""
-    return VirError.make(ErrorCode.RPC, ErrorDomain.RPC, detail)
+def unsupported(api: str, domain: int = ErrorDomain.NETWORK) -> VirError:
+    """libvirt's error for an empty driver slot, naming the public API."""
+    return VirError.make(ErrorCode.NO_SUPPORT, domain, api)

@@ -15,7 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from enum import IntEnum, IntFlag
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorDomain, unsupported
+
+# The update vocabulary belongs to netxml; the client's public API also names it from here.
+from rpcnet.netxml.vocabulary import UpdateCommand as UpdateCommand
+from rpcnet.netxml.vocabulary import UpdateSection as UpdateSection
 from rpcnet.protocol.values import DhcpLease, NetworkRef, PortRef, TypedParam
 
 # callback(callback_id, network, event, detail); called on the event loop.
@@ -57,30 +61,6 @@ class UpdateFlags(IntFlag):
     AFFECT_CONFIG = 2
 
 
-class UpdateCommand(IntEnum):
-    NONE = 0
-    MODIFY = 1
-    DELETE = 2
-    ADD_LAST = 3
-    ADD_FIRST = 4
-
-
-class UpdateSection(IntEnum):
-    NONE = 0
-    BRIDGE = 1
-    DOMAIN = 2
-    IP = 3
-    IP_DHCP_HOST = 4
-    IP_DHCP_RANGE = 5
-    FORWARD = 6
-    FORWARD_INTERFACE = 7
-    FORWARD_PF = 8
-    PORTGROUP = 9
-    DNS_HOST = 10
-    DNS_TXT = 11
-    DNS_SRV = 12
-
-
 class EventId(IntEnum):
     LIFECYCLE = 0
 
@@ -92,11 +72,6 @@ class LifecycleEvent(IntEnum):
     UNDEFINED = 1
     STARTED = 2
     STOPPED = 3
-
-
-def unsupported(api: str, domain: int = ErrorDomain.NETWORK) -> VirError:
-    """libvirt's error for an empty vtable slot, naming the public API."""
-    return VirError.make(ErrorCode.NO_SUPPORT, domain, api)
 
 
 class NetworkDriver:

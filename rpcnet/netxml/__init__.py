@@ -7,7 +7,6 @@ back exactly as libvirt does. Pure functions on strings and dataclasses.
 from .defaults import assign_defaults
 from .format import format_network
 from .model import (
-    BRIDGED_MODES,
     BandwidthDef,
     BridgeDef,
     DhcpHost,
@@ -32,9 +31,18 @@ from .model import (
 from .parse import parse_network
 from .port import PortDef, format_port, parse_port
 from .update import update_network
+from .vocabulary import (
+    ForwardMode,
+    MacvtapMode,
+    UpdateCommand,
+    UpdateSection,
+    is_macvtap,
+    makes_bridge,
+    routes_ip,
+    uses_device_pool,
+)
 
 __all__ = [
-    "BRIDGED_MODES",
     "BandwidthDef",
     "BridgeDef",
     "DhcpHost",
@@ -46,20 +54,28 @@ __all__ = [
     "DnsTxt",
     "DomainDef",
     "ForwardDef",
+    "ForwardMode",
     "IpDef",
     "LeaseDef",
+    "MacvtapMode",
     "NetworkDef",
     "PciAddress",
     "PortDef",
     "PortgroupDef",
     "RateDef",
     "RouteDef",
+    "UpdateCommand",
+    "UpdateSection",
     "VirtualPortDef",
     "VlanDef",
     "assign_defaults",
     "format_network",
     "format_port",
+    "is_macvtap",
+    "makes_bridge",
     "parse_network",
     "parse_port",
+    "routes_ip",
     "update_network",
+    "uses_device_pool",
 ]

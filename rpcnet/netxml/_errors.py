@@ -1,45 +1,14 @@
-"""Constructors for the errors libvirt's network XML code reports."""
+"""The messages libvirt's XML helpers build from what they were parsing;
+the constructors themselves are :mod:`rpcnet.errors`'."""
 
 from __future__ import annotations
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
-
-# virErrorNumber values rpcnet.errors does not list.
-NO_NAME = 21
-
-NONE_DOMAIN = ErrorDomain.NONE
-
-
-def xml_error(detail: str) -> VirError:
-    """``XML error: ...`` (code 27, network domain)."""
-    return VirError.make(ErrorCode.XML_ERROR, ErrorDomain.NETWORK, detail)
-
-
-def detail_error(detail: str, domain: int = ErrorDomain.NETWORK) -> VirError:
-    """A bare message with code 35 (XML_DETAIL)."""
-    return VirError.make(ErrorCode.XML_DETAIL, domain, detail)
-
-
-def config_unsupported(detail: str) -> VirError:
-    return VirError.make(ErrorCode.CONFIG_UNSUPPORTED, ErrorDomain.NETWORK, detail)
-
-
-def internal(detail: str, domain: int = ErrorDomain.NETWORK) -> VirError:
-    return VirError.make(ErrorCode.INTERNAL_ERROR, domain, detail)
-
-
-def invalid_op(detail: str) -> VirError:
-    """``Requested operation is not valid: ...`` (code 55)."""
-    return VirError.make(ErrorCode.OPERATION_INVALID, ErrorDomain.NETWORK, detail)
-
-
-def op_unsupported(detail: str) -> VirError:
-    """``Operation not supported: ...`` (code 84)."""
-    return VirError.make(ErrorCode.OPERATION_UNSUPPORTED, ErrorDomain.NETWORK, detail)
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError, xml_domain_error
 
 
 def missing_name() -> VirError:
-    return VirError(NO_NAME, ErrorDomain.NETWORK, "missing name information")
+    """``missing name information`` (VIR_ERR_NO_NAME): libvirt reports it without a template."""
+    return VirError(ErrorCode.NO_NAME, ErrorDomain.NETWORK, "missing name information")
 
 
 def bad_attr_value(attr: str, element: str, value: str, expected: str = "") -> VirError:
@@ -47,20 +16,17 @@ def bad_attr_value(attr: str, element: str, value: str, expected: str = "") -> V
     detail = f"Invalid value for attribute '{attr}' in element '{element}': '{value}'."
     if expected:
         detail += f" Expected {expected}"
-    return VirError.make(ErrorCode.XML_ERROR, ErrorDomain.XML, detail)
+    return xml_domain_error(ErrorCode.XML_ERROR, detail)
 
 
 def zero_not_permitted(attr: str, element: str) -> VirError:
-    return VirError.make(
+    return xml_domain_error(
         ErrorCode.XML_ERROR,
-        ErrorDomain.XML,
         f"Invalid value for attribute '{attr}' in element '{element}': Zero is not permitted",
     )
 
 
 def bad_root(expected: str, found: str) -> VirError:
-    return VirError.make(
-        ErrorCode.XML_ERROR,
-        ErrorDomain.XML,
-        f"expecting root element of '{expected}', not '{found}'",
+    return xml_domain_error(
+        ErrorCode.XML_ERROR, f"expecting root element of '{expected}', not '{found}'"
     )

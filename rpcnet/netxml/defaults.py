@@ -13,9 +13,10 @@ import random
 import uuid as uuidlib
 from collections.abc import Collection
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, network_error
 
-from .model import BRIDGED_MODES, BridgeDef, NetworkDef
+from .model import BridgeDef, NetworkDef
+from .vocabulary import makes_bridge
 
 _MAC_PREFIX = "52:54:00"
 _MAX_BRIDGES = 10000  # libvirt gives up after as many tries
@@ -39,7 +40,7 @@ def assign_defaults(
     changes: dict[str, object] = {}
     if net.uuid is None:
         changes["uuid"] = uuidlib.UUID(int=rand.getrandbits(128), version=4)
-    if net.forward_mode in BRIDGED_MODES:
+    if makes_bridge(net.forward_mode):
         bridge = net.bridge or BridgeDef()
         if bridge.name is None or "%d" in bridge.name:
             name = _free_bridge(bridge.name or bridge_template, used_bridges)
@@ -61,8 +62,6 @@ def _free_bridge(template: str, used: Collection[str]) -> str:
         name = template.replace("%d", str(index), 1)
         if name not in used:
             return name
-    raise VirError.make(
-        ErrorCode.INTERNAL_ERROR,
-        ErrorDomain.NETWORK,
-        f"Bridge generation exceeded max id {_MAX_BRIDGES}",
+    raise network_error(
+        ErrorCode.INTERNAL_ERROR, f"Bridge generation exceeded max id {_MAX_BRIDGES}"
     )

@@ -11,9 +11,9 @@ import re
 
 from lxml import etree
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, general_error, network_error
 
-from ._errors import NONE_DOMAIN, bad_attr_value, detail_error, internal, xml_error
+from ._errors import bad_attr_value
 from .model import DhcpHost, DhcpRange, DnsHost, DnsSrv, DnsTxt, IPAddress, IpDef, LeaseDef
 from .xmlutil import attr, children, parse_uint, strtoul, text_of
 
@@ -47,37 +47,47 @@ def check_range(start: IPAddress, end: IPAddress, ip: IpDef) -> None:
     """libvirt's range checks (family, order, inside the subnet), reported
     from its socket-address helpers, hence the NONE domain."""
     if start.version != end.version:
-        raise internal(f"mismatch of address family in range {start} - {end}", NONE_DOMAIN)
+        raise general_error(
+            ErrorCode.INTERNAL_ERROR, f"mismatch of address family in range {start} - {end}"
+        )
     if start.version != ip.address.version:
-        raise internal(
+        raise general_error(
+            ErrorCode.INTERNAL_ERROR,
             f"mismatch of address family in range {start} - {end} for network {ip.address}",
-            NONE_DOMAIN,
         )
     if int(start) > int(end):
-        raise internal(f"range {start} - {end} is reversed ", NONE_DOMAIN)
+        raise general_error(ErrorCode.INTERNAL_ERROR, f"range {start} - {end} is reversed ")
     net = ip.network
     if start.version != net.version or start not in net or end not in net:
-        raise internal(
+        raise general_error(
+            ErrorCode.INTERNAL_ERROR,
             f"range {start} - {end} is not entirely within network "
             f"{ip.address}/{ip.effective_prefix}",
-            NONE_DOMAIN,
         )
 
 
 def parse_dhcp_range(elem: etree._Element, net_name: str, ip: IpDef) -> DhcpRange:
     start_text, end_text = attr(elem, "start"), attr(elem, "end")
     if start_text is None:
-        raise xml_error(f"Missing 'start' attribute in dhcp range for network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Missing 'start' attribute in dhcp range for network '{net_name}'"
+        )
     start = parse_ip_address(start_text)
     if start is None:
-        raise xml_error(
-            f"Invalid dhcp range 'start' address '{start_text}' in network '{net_name}'"
+        raise network_error(
+            ErrorCode.XML_ERROR,
+            f"Invalid dhcp range 'start' address '{start_text}' in network '{net_name}'",
         )
     if end_text is None:
-        raise xml_error(f"Missing 'end' attribute in dhcp range for network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Missing 'end' attribute in dhcp range for network '{net_name}'"
+        )
     end = parse_ip_address(end_text)
     if end is None:
-        raise xml_error(f"Invalid dhcp range 'end' address '{end_text}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR,
+            f"Invalid dhcp range 'end' address '{end_text}' in network '{net_name}'",
+        )
     check_range(start, end, ip)
     return DhcpRange(start=start, end=end, lease=_lease_of(elem))
 
@@ -102,10 +112,8 @@ def parse_lease(elem: etree._Element) -> LeaseDef | None:
     if unit not in LEASE_UNITS:
         raise bad_attr_value("unit", "lease", unit)
     if expiry and ((unit == "seconds" and expiry < 120) or (unit == "minutes" and expiry < 2)):
-        raise VirError.make(
-            ErrorCode.CONFIG_UNSUPPORTED,
-            ErrorDomain.NETWORK,
-            "The minimum lease time should be greater than 2 minutes",
+        raise network_error(
+            ErrorCode.CONFIG_UNSUPPORTED, "The minimum lease time should be greater than 2 minutes"
         )
     return LeaseDef(expiry=expiry, unit=unit)
 
@@ -128,9 +136,8 @@ def parse_dhcp(elem: etree._Element, net_name: str, ip: IpDef) -> IpDef:
             if server_text is not None:
                 bootp_server = _exact_address(server_text)
                 if bootp_server is None:
-                    raise VirError.make(
+                    raise general_error(
                         ErrorCode.SYSTEM_ERROR,
-                        NONE_DOMAIN,
                         f"Cannot parse socket address '{server_text}': Name or service not known",
                     )
     return dataclasses.replace(
@@ -156,37 +163,49 @@ def parse_dhcp_host(
     mac, host_id, name = attr(elem, "mac"), attr(elem, "id"), attr(elem, "name")
     if mac is not None:
         if family == "ipv6":
-            raise xml_error(
+            raise network_error(
+                ErrorCode.XML_ERROR,
                 f"Invalid to specify MAC address '{mac}' in network '{net_name}' "
-                "IPv6 static host definition"
+                "IPv6 static host definition",
             )
         normal = normalize_mac(mac)
         if normal is None:
-            raise xml_error(f"Cannot parse MAC address '{mac}' in network '{net_name}'")
+            raise network_error(
+                ErrorCode.XML_ERROR, f"Cannot parse MAC address '{mac}' in network '{net_name}'"
+            )
         if is_multicast_mac(normal):
-            raise xml_error(
-                f"expected unicast mac address, found multicast '{mac}' in network '{net_name}'"
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                f"expected unicast mac address, found multicast '{mac}' in network '{net_name}'",
             )
     if name is not None and not name[:1].isalpha():
-        raise xml_error(f"Cannot use host name '{name}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Cannot use host name '{name}' in network '{net_name}'"
+        )
     ip_text = attr(elem, "ip")
     ip = parse_ip_address(ip_text)
     if ip_text is not None and ip is None:
-        raise xml_error(f"Invalid IP address in static host definition for network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR,
+            f"Invalid IP address in static host definition for network '{net_name}'",
+        )
     if not partial:
         if family == "ipv6" and host_id is None and name is None:
-            raise xml_error(
+            raise network_error(
+                ErrorCode.XML_ERROR,
                 f"Static host definition in IPv6 network '{net_name}' "
-                "must have id or name attribute"
+                "must have id or name attribute",
             )
         if family != "ipv6" and mac is None and name is None:
-            raise xml_error(
+            raise network_error(
+                ErrorCode.XML_ERROR,
                 f"Static host definition in IPv4 network '{net_name}' "
-                "must have mac or name attribute"
+                "must have mac or name attribute",
             )
         if ip is None:
-            raise xml_error(
-                f"Missing IP address in static host definition for network '{net_name}'"
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                f"Missing IP address in static host definition for network '{net_name}'",
             )
     return DhcpHost(mac=mac, id=host_id, name=name, ip=ip, lease=_lease_of(elem))
 
@@ -197,32 +216,43 @@ def parse_dns_host(elem: etree._Element, net_name: str, *, partial: bool = False
     ip_text = attr(elem, "ip")
     ip = parse_ip_address(ip_text)
     if ip_text is not None and ip is None:
-        raise detail_error(f"Invalid IP address in network '{net_name}' DNS HOST record")
+        raise network_error(
+            ErrorCode.XML_DETAIL, f"Invalid IP address in network '{net_name}' DNS HOST record"
+        )
     if ip is None and not partial:
-        raise detail_error(f"Missing IP address in network '{net_name}' DNS HOST record")
+        raise network_error(
+            ErrorCode.XML_DETAIL, f"Missing IP address in network '{net_name}' DNS HOST record"
+        )
     names = tuple((text_of(child) or "").strip() for child in children(elem, "hostname"))
     names = tuple(name for name in names if name)
     if not names and not partial:
-        raise detail_error(f"Missing hostname in network '{net_name}' DNS HOST record")
+        raise network_error(
+            ErrorCode.XML_DETAIL, f"Missing hostname in network '{net_name}' DNS HOST record"
+        )
     if ip is None and not names:
-        raise detail_error(f"Missing ip and hostname in network '{net_name}' DNS HOST record")
+        raise network_error(
+            ErrorCode.XML_DETAIL, f"Missing ip and hostname in network '{net_name}' DNS HOST record"
+        )
     return DnsHost(ip=ip or ipaddress.IPv4Address(0), hostnames=names)
 
 
 def parse_dns_txt(elem: etree._Element, net_name: str, *, partial: bool = False) -> DnsTxt:
     name, value = attr(elem, "name"), attr(elem, "value")
     if name is None:
-        raise detail_error(
-            f"missing required name attribute in DNS TXT record of network {net_name}"
+        raise network_error(
+            ErrorCode.XML_DETAIL,
+            f"missing required name attribute in DNS TXT record of network {net_name}",
         )
     if " " in name or "," in name:
-        raise detail_error(
-            f"prohibited character in DNS TXT record name '{name}' of network {net_name}"
+        raise network_error(
+            ErrorCode.XML_DETAIL,
+            f"prohibited character in DNS TXT record name '{name}' of network {net_name}",
         )
     if value is None and not partial:
-        raise detail_error(
+        raise network_error(
+            ErrorCode.XML_DETAIL,
             f"missing required value attribute in DNS TXT record named '{name}' "
-            f"of network {net_name}"
+            f"of network {net_name}",
         )
     return DnsTxt(name=name, value=value)
 
@@ -230,13 +260,15 @@ def parse_dns_txt(elem: etree._Element, net_name: str, *, partial: bool = False)
 def parse_dns_srv(elem: etree._Element, net_name: str, *, partial: bool = False) -> DnsSrv:
     service, protocol = attr(elem, "service"), attr(elem, "protocol")
     if service is None and not partial:
-        raise detail_error(
-            f"missing required service attribute in DNS SRV record of network '{net_name}'"
+        raise network_error(
+            ErrorCode.XML_DETAIL,
+            f"missing required service attribute in DNS SRV record of network '{net_name}'",
         )
     if protocol is None and not partial:
-        raise detail_error(
+        raise network_error(
+            ErrorCode.XML_DETAIL,
             f"missing required protocol attribute in DNS SRV record '{service}' "
-            f"of network '{net_name}'"
+            f"of network '{net_name}'",
         )
     target = attr(elem, "target")
     numbers: dict[str, int | None] = {}
@@ -244,13 +276,16 @@ def parse_dns_srv(elem: etree._Element, net_name: str, *, partial: bool = False)
         text = attr(elem, field)
         number = parse_uint(text)
         if text is not None and (number is None or number > 65535):
-            raise detail_error(
-                f"invalid DNS SRV {field} attribute for service '{service}' in network '{net_name}'"
+            raise network_error(
+                ErrorCode.XML_DETAIL,
+                f"invalid DNS SRV {field} attribute for service '{service}' "
+                f"in network '{net_name}'",
             )
         if number is not None and target is None:
-            raise detail_error(
+            raise network_error(
+                ErrorCode.XML_DETAIL,
                 f"DNS SRV {field} attribute not permitted without target for service "
-                f"'{service}' in network '{net_name}'"
+                f"'{service}' in network '{net_name}'",
             )
         numbers[field] = number
     return DnsSrv(
@@ -267,5 +302,5 @@ def parse_dns_srv(elem: etree._Element, net_name: str, *, partial: bool = False)
 def parse_forward_interface(elem: etree._Element) -> str:
     dev = attr(elem, "dev")
     if not dev:
-        raise xml_error("missing dev attribute in <interface> element")
+        raise network_error(ErrorCode.XML_ERROR, "missing dev attribute in <interface> element")
     return dev

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .model import (
-    BRIDGED_MODES,
     DhcpHost,
     DhcpRange,
     DnsDef,
@@ -23,6 +22,7 @@ from .model import (
     RouteDef,
 )
 from .netdev import format_bandwidth, format_virtualport, format_vlan
+from .vocabulary import ForwardMode, makes_bridge
 from .xmlutil import Attrs, attrs_text, element, escape, text_element
 
 __all__ = ["Attrs", "element", "escape", "format_network", "text_element", "yes_no"]
@@ -100,7 +100,7 @@ def _forward(fwd: ForwardDef, device_connections: Mapping[str, int], inactive: b
     body: list[str] = []
     if fwd.driver is not None:
         body += element(2, "driver", [("name", fwd.driver)])
-    if fwd.mode == "nat" and (fwd.has_nat or fwd.nat_ipv6 is not None):
+    if fwd.mode is ForwardMode.NAT and (fwd.has_nat or fwd.nat_ipv6 is not None):
         nat: list[str] = []
         if fwd.nat_address_start is not None:
             nat += element(
@@ -116,7 +116,7 @@ def _forward(fwd: ForwardDef, device_connections: Mapping[str, int], inactive: b
     for dev in fwd.interfaces if fwd.pf is None or not inactive else ():
         used = device_connections.get(dev, 0)
         body += element(2, "interface", [("dev", dev), ("connections", used or None)])
-    managed = yes_no(fwd.managed) if fwd.mode == "hostdev" else None
+    managed = yes_no(fwd.managed) if fwd.mode is ForwardMode.HOSTDEV else None
     attrs = [("dev", fwd.dev), ("mode", fwd.mode), ("managed", managed)]
     return element(1, "forward", attrs, body or None)
 
@@ -125,7 +125,7 @@ def _bridge(net: NetworkDef) -> list[str]:
     bridge = net.bridge
     name = bridge.name if bridge is not None else None
     manager = bridge.mac_table_manager if bridge is not None else None
-    if net.forward_mode not in BRIDGED_MODES:
+    if not makes_bridge(net.forward_mode):
         if not (name or manager):
             return []
         return element(1, "bridge", [("name", name), ("macTableManager", manager)])

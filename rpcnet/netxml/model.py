@@ -11,9 +11,7 @@ import ipaddress
 import uuid as uuidlib
 from dataclasses import dataclass
 
-#: Forward modes whose bridge libvirt creates and configures itself (None:
-#: isolated); in the others the network uses the host's bridge or devices.
-BRIDGED_MODES = (None, "nat", "route", "open")
+from .vocabulary import ForwardMode
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -86,7 +84,7 @@ class ForwardDef:
     'vfio' or None.
     """
 
-    mode: str = "nat"
+    mode: ForwardMode = ForwardMode.NAT
     interfaces: tuple[str, ...] = ()
     addresses: tuple[PciAddress, ...] = ()
     pf: str | None = None
@@ -338,9 +336,8 @@ class NetworkDef:
     metadata: str | None = None
 
     @property
-    def forward_mode(self) -> str | None:
-        """'nat', 'route', 'open', 'bridge', 'private', 'vepa', 'passthrough',
-        'hostdev' or None for an isolated network."""
+    def forward_mode(self) -> ForwardMode | None:
+        """The forward mode; None for an isolated network."""
         return self.forward.mode if self.forward is not None else None
 
     def ips_of(self, family: str) -> tuple[IpDef, ...]:

@@ -10,9 +10,15 @@ import uuid as uuidlib
 
 from lxml import etree
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import (
+    ErrorCode,
+    VirError,
+    general_error,
+    netdev_error,
+    xml_domain_error,
+)
 
-from ._errors import NONE_DOMAIN, bad_attr_value, detail_error
+from ._errors import bad_attr_value
 from .model import BandwidthDef, RateDef, VirtualPortDef, VlanDef
 from .xmlutil import attr, children, element, parse_uint, parse_uuid, strtoul, uint_attr
 
@@ -44,10 +50,6 @@ REQUIRED = {
 }
 
 
-def _none_error(code: int, detail: str) -> VirError:
-    return VirError.make(code, NONE_DOMAIN, detail)
-
-
 # -- <vlan> -------------------------------------------------------------------
 
 
@@ -56,15 +58,13 @@ def parse_vlan(elem: etree._Element) -> VlanDef:
     native_mode = native_tag = None
     for tag in children(elem, "tag"):
         if attr(tag, "id") is None:
-            raise VirError.make(
-                ErrorCode.XML_ERROR,
-                ErrorDomain.XML,
-                "Missing required attribute 'id' in element 'tag'",
+            raise xml_domain_error(
+                ErrorCode.XML_ERROR, "Missing required attribute 'id' in element 'tag'"
             )
         number = uint_attr(tag, "id")
         assert number is not None
         if number > 4095:
-            raise _none_error(
+            raise general_error(
                 ErrorCode.XML_ERROR, f"vlan tag id {number} too large (maximum 4095)"
             )
         mode = attr(tag, "nativeMode")
@@ -72,13 +72,13 @@ def parse_vlan(elem: etree._Element) -> VlanDef:
             if mode not in ("tagged", "untagged"):
                 raise bad_attr_value("nativeMode", "tag", mode)
             if native_mode is not None:
-                raise _none_error(ErrorCode.XML_ERROR, "duplicate native vlan setting")
+                raise general_error(ErrorCode.XML_ERROR, "duplicate native vlan setting")
             native_mode, native_tag = mode, number
         tags.append(number)
     trunk_text = attr(elem, "trunk")
     if len(tags) > 1:
         if trunk_text not in (None, "yes"):
-            raise _none_error(
+            raise general_error(
                 ErrorCode.XML_ERROR,
                 f"invalid \"trunk='{trunk_text}'\" in <vlan> - trunk='yes' is required "
                 "for more than one vlan tag",
@@ -86,19 +86,19 @@ def parse_vlan(elem: etree._Element) -> VlanDef:
         trunk = True
     elif tags:
         if trunk_text not in (None, "yes", "no"):
-            raise _none_error(
+            raise general_error(
                 ErrorCode.XML_ERROR,
                 f"invalid \"trunk='{trunk_text}'\" in <vlan> - must be yes or no",
             )
         trunk = trunk_text == "yes"
         if trunk_text == "no" and native_mode is not None:
-            raise _none_error(
+            raise general_error(
                 ErrorCode.XML_ERROR,
                 "invalid configuration in <vlan> - \"trunk='no'\" is not allowed "
                 "with a native vlan id",
             )
     else:
-        raise _none_error(
+        raise general_error(
             ErrorCode.XML_ERROR,
             "missing tag id - each <vlan> must have at least one <tag id='n'/> subelement",
         )
@@ -124,12 +124,13 @@ def bandwidth_class_id(elem: etree._Element, *, allowed: bool) -> int | None:
     if text is None:
         return None
     if not allowed:
-        raise detail_error(
-            "classID attribute not supported on <bandwidth> in this usage context", NONE_DOMAIN
+        raise general_error(
+            ErrorCode.XML_DETAIL,
+            "classID attribute not supported on <bandwidth> in this usage context",
         )
     class_id = strtoul(text)
     if class_id is None:
-        raise _none_error(ErrorCode.INTERNAL_ERROR, f"Unable to parse class id '{text}'")
+        raise general_error(ErrorCode.INTERNAL_ERROR, f"Unable to parse class id '{text}'")
     return class_id
 
 
@@ -141,7 +142,9 @@ def parse_bandwidth(
     bandwidth_class_id(elem, allowed=allow_class_id)  # for its errors
     for direction in ("inbound", "outbound"):
         if len(children(elem, direction)) > 1:
-            raise detail_error(f"Only one child <{direction}> element allowed", NONE_DOMAIN)
+            raise general_error(
+                ErrorCode.XML_DETAIL, f"Only one child <{direction}> element allowed"
+            )
     rates: dict[str, RateDef] = {}
     for direction in ("inbound", "outbound"):
         rate_elem = elem.find(direction)
@@ -149,13 +152,12 @@ def parse_bandwidth(
             continue
         rate = _parse_rate(rate_elem)
         if rate.floor and direction == "inbound" and not allow_floor:
-            raise _none_error(
+            raise general_error(
                 ErrorCode.CONFIG_UNSUPPORTED, "floor attribute is not supported for this config"
             )
         if rate.floor is not None and direction == "outbound":
-            raise _none_error(
-                ErrorCode.CONFIG_UNSUPPORTED,
-                "'floor' attribute allowed only in <inbound> element",
+            raise general_error(
+                ErrorCode.CONFIG_UNSUPPORTED, "'floor' attribute allowed only in <inbound> element"
             )
         rates[direction] = rate
     return BandwidthDef(**rates) if rates else None
@@ -167,13 +169,12 @@ def _parse_rate(elem: etree._Element) -> RateDef:
         text = attr(elem, field)
         value = parse_uint(text)
         if text is not None and value is None:
-            raise _none_error(
-                ErrorCode.CONFIG_UNSUPPORTED,
-                f"could not convert bandwidth {field} value '{text}'",
+            raise general_error(
+                ErrorCode.CONFIG_UNSUPPORTED, f"could not convert bandwidth {field} value '{text}'"
             )
         values[field] = value
     if values["average"] is None and values["floor"] is None:
-        raise detail_error("Missing mandatory average or floor attributes", NONE_DOMAIN)
+        raise general_error(ErrorCode.XML_DETAIL, "Missing mandatory average or floor attributes")
     return RateDef(**values)
 
 
@@ -200,9 +201,9 @@ def parse_virtualport(elem: etree._Element, *, require_type: bool) -> VirtualPor
     port's need not."""
     vtype = attr(elem, "type")
     if vtype is not None and vtype not in VPORT_TYPES:
-        raise _none_error(ErrorCode.CONFIG_UNSUPPORTED, f"unknown virtualport type {vtype}")
+        raise general_error(ErrorCode.CONFIG_UNSUPPORTED, f"unknown virtualport type {vtype}")
     if vtype is None and require_type:
-        raise _none_error(ErrorCode.XML_ERROR, "missing required virtualport type")
+        raise general_error(ErrorCode.XML_ERROR, "missing required virtualport type")
     params = elem.find("parameters")
 
     def param(name: str) -> str | None:
@@ -220,20 +221,20 @@ def parse_virtualport(elem: etree._Element, *, require_type: bool) -> VirtualPor
             continue
         value = strtoul(text, base=0)
         if value is None:
-            raise _none_error(ErrorCode.XML_ERROR, f"cannot parse value of {name} parameter")
+            raise general_error(ErrorCode.XML_ERROR, f"cannot parse value of {name} parameter")
         if value > limit:
-            raise _none_error(ErrorCode.XML_ERROR, f"value {word} {name} out of range")
+            raise general_error(ErrorCode.XML_ERROR, f"value {word} {name} out of range")
         numbers[name] = value
     uuids: dict[str, uuidlib.UUID | None] = {}
     for name in ("instanceid", "profileid", "interfaceid"):
         text = param(name)
         if name == "profileid":
             if text is not None and len(text.encode()) > PROFILEID_MAX:
-                raise _none_error(ErrorCode.XML_ERROR, "profileid parameter too long")
+                raise general_error(ErrorCode.XML_ERROR, "profileid parameter too long")
             continue
         parsed = parse_uuid(text) if text is not None else None
         if text is not None and parsed is None:
-            raise _none_error(ErrorCode.XML_ERROR, f"cannot parse {name} parameter as a uuid")
+            raise general_error(ErrorCode.XML_ERROR, f"cannot parse {name} parameter as a uuid")
         uuids[name] = parsed
     vport = VirtualPortDef(
         type=vtype,
@@ -246,10 +247,8 @@ def parse_virtualport(elem: etree._Element, *, require_type: bool) -> VirtualPor
     )
     for name in _EXTRAS.get(vtype or "", ()):
         if getattr(vport, name) is not None:
-            raise VirError.make(
-                ErrorCode.XML_ERROR,
-                ErrorDomain.NET,
-                f"extra {name} unsupported in <virtualport type='{vtype}'>",
+            raise netdev_error(
+                ErrorCode.XML_ERROR, f"extra {name} unsupported in <virtualport type='{vtype}'>"
             )
     return vport
 
@@ -271,9 +270,7 @@ def missing_parameter(vport: VirtualPortDef) -> VirError | None:
     first required parameter it lacks, or None."""
     for name in REQUIRED.get(vport.type or "", ()):
         if getattr(vport, name) is None:
-            return VirError.make(
-                ErrorCode.XML_ERROR,
-                ErrorDomain.NET,
-                f"missing {name} in <virtualport type='{vport.type}'>",
+            return netdev_error(
+                ErrorCode.XML_ERROR, f"missing {name} in <virtualport type='{vport.type}'>"
             )
     return None

@@ -15,18 +15,15 @@ from copy import deepcopy
 
 from lxml import etree
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
-
-from ._errors import (
-    NONE_DOMAIN,
-    bad_attr_value,
-    bad_root,
-    config_unsupported,
-    detail_error,
-    internal,
-    missing_name,
-    xml_error,
+from rpcnet.errors import (
+    ErrorCode,
+    VirError,
+    general_error,
+    network_error,
+    xml_domain_error,
 )
+
+from ._errors import bad_attr_value, bad_root, missing_name
 from .elements import (
     is_multicast_mac,
     normalize_mac,
@@ -51,14 +48,11 @@ from .model import (
 from .netdev import parse_bandwidth, parse_virtualport, parse_vlan
 from .schema import validate_schema
 from .validate import check_network
+from .vocabulary import ForwardMode, routes_ip, uses_device_pool
 from .xmlutil import attr, children, parse_uint, parse_xml, strtoul, text_of, uint_attr, yes_no
 
 URL = "(network_definition)"
 
-FORWARD_MODES = ("nat", "route", "open", "bridge", "private", "vepa", "passthrough", "hostdev")
-MODES_NEEDING_IP = ("nat", "route", "open")
-#: modes whose guests use the host's devices directly (macvtap or PCI passthrough)
-DIRECT_MODES = ("private", "vepa", "passthrough", "hostdev")
 MAC_TABLE_MANAGERS = ("kernel", "libvirt")
 DRIVER_NAMES = ("kvm", "vfio")
 
@@ -120,10 +114,11 @@ def network_from_element(
     fwd_elem = root.find("forward")
     forward = _parse_forward(fwd_elem, name) if fwd_elem is not None else None
     _check_forward(forward, bridge, bridge_elem, ips, name)
-    if mtu and forward is not None and forward.mode not in MODES_NEEDING_IP:
-        raise xml_error(
+    if mtu and forward is not None and not routes_ip(forward.mode):
+        raise network_error(
+            ErrorCode.XML_ERROR,
             f"mtu size only allowed in open, route, nat, and isolated mode, "
-            f"not in {forward.mode} (network '{name}')"
+            f"not in {forward.mode} (network '{name}')",
         )
     if metadata is None:
         metadata = root.find("metadata")
@@ -157,7 +152,9 @@ def refuse_unsupported(root: etree._Element) -> None:
         if not isinstance(tag, str) or any(a.tag == "metadata" for a in elem.iterancestors()):
             continue
         if tag.startswith("{"):
-            raise config_unsupported(f"XML namespace element <{tag}> is not supported")
+            raise network_error(
+                ErrorCode.CONFIG_UNSUPPORTED, f"XML namespace element <{tag}> is not supported"
+            )
 
 
 def _parse_name(root: etree._Element) -> str:
@@ -165,7 +162,7 @@ def _parse_name(root: etree._Element) -> str:
     if not name:
         raise missing_name()
     if "/" in name:
-        raise detail_error("invalid char in name: /", ErrorDomain.XML)
+        raise xml_domain_error(ErrorCode.XML_DETAIL, "invalid char in name: /")
     return name
 
 
@@ -176,7 +173,7 @@ def _parse_uuid(root: etree._Element) -> uuidlib.UUID | None:
     try:
         return uuidlib.UUID(text.strip())
     except ValueError:
-        raise internal("malformed uuid element") from None
+        raise network_error(ErrorCode.INTERNAL_ERROR, "malformed uuid element") from None
 
 
 def _parse_ipv6(root: etree._Element, net_name: str) -> bool | None:
@@ -184,7 +181,9 @@ def _parse_ipv6(root: etree._Element, net_name: str) -> bool | None:
     if text is None:
         return None
     if text not in ("yes", "no"):
-        raise xml_error(f"Invalid ipv6 setting '{text}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Invalid ipv6 setting '{text}' in network '{net_name}'"
+        )
     return text == "yes"
 
 
@@ -202,10 +201,13 @@ def _parse_bridge(elem: etree._Element | None, net_name: str) -> BridgeDef | Non
     delay_text = attr(elem, "delay")
     delay = parse_uint(delay_text)
     if delay_text is not None and delay is None:
-        raise xml_error(f"Invalid delay value in network '{net_name}'")
+        raise network_error(ErrorCode.XML_ERROR, f"Invalid delay value in network '{net_name}'")
     manager = attr(elem, "macTableManager")
     if manager is not None and manager not in MAC_TABLE_MANAGERS:
-        raise xml_error(f"Invalid macTableManager setting '{manager}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR,
+            f"Invalid macTableManager setting '{manager}' in network '{net_name}'",
+        )
     return BridgeDef(
         name=attr(elem, "name") or None,
         stp=attr(elem, "stp") != "off",
@@ -221,9 +223,14 @@ def _parse_mac(elem: etree._Element | None, net_name: str) -> str | None:
     text = str(attr(elem, "address"))
     mac = normalize_mac(text)
     if mac is None:
-        raise xml_error(f"Invalid bridge mac address '{text}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Invalid bridge mac address '{text}' in network '{net_name}'"
+        )
     if is_multicast_mac(mac):
-        raise xml_error(f"Invalid multicast bridge mac address '{text}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR,
+            f"Invalid multicast bridge mac address '{text}' in network '{net_name}'",
+        )
     return mac
 
 
@@ -233,7 +240,9 @@ def _parse_mtu(elem: etree._Element | None, net_name: str) -> int | None:
     text = str(attr(elem, "size"))
     size = parse_uint(text)
     if size is None or size > 0xFFFFFFFF:
-        raise xml_error(f"Invalid mtu size '{text}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Invalid mtu size '{text}' in network '{net_name}'"
+        )
     return size or None
 
 
@@ -244,12 +253,16 @@ def _parse_dns(elem: etree._Element, net_name: str) -> DnsDef:
     for fwd in children(elem, "forwarder"):
         addr_text, domain = attr(fwd, "addr"), attr(fwd, "domain")
         if addr_text is None and domain is None:
-            raise xml_error(
-                "Invalid forwarder element, must contain at least one of addr or domain"
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                "Invalid forwarder element, must contain at least one of addr or domain",
             )
         addr = parse_ip_address(addr_text)
         if addr_text is not None and addr is None:
-            raise xml_error(f"Invalid forwarder IP address '{addr_text}' in network '{net_name}'")
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                f"Invalid forwarder IP address '{addr_text}' in network '{net_name}'",
+            )
         forwarders.append(DnsForwarder(addr=addr, domain=domain))
     # libvirt reads (and so reports errors in) hosts, then SRV, then TXT records
     hosts = tuple(parse_dns_host(host, net_name) for host in children(elem, "host"))
@@ -264,7 +277,7 @@ def _parse_dns(elem: etree._Element, net_name: str) -> DnsDef:
         hosts=hosts,
     )
     if enable is False and (dns.forwarders or dns.txts or dns.srvs or dns.hosts):
-        raise xml_error(f"Extra data in disabled network '{net_name}'")
+        raise network_error(ErrorCode.XML_ERROR, f"Extra data in disabled network '{net_name}'")
     return dns
 
 
@@ -272,14 +285,20 @@ def _parse_ip(elem: etree._Element, net_name: str) -> IpDef:
     family = attr(elem, "family")
     address_text = attr(elem, "address")
     if address_text is None:
-        raise xml_error(f"Missing required address attribute in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Missing required address attribute in network '{net_name}'"
+        )
     address = parse_ip_address(address_text)
     if address is None:
-        raise xml_error(f"Invalid address '{address_text}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Invalid address '{address_text}' in network '{net_name}'"
+        )
     netmask_text = attr(elem, "netmask")
     netmask = parse_ip_address(netmask_text) if netmask_text is not None else None
     if netmask_text is not None and netmask is None:
-        raise xml_error(f"Invalid netmask '{netmask_text}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Invalid netmask '{netmask_text}' in network '{net_name}'"
+        )
     # libvirt takes a prefix of 0 for none (and never prints it)
     prefix = uint_attr(elem, "prefix") or None
     local_ptr = yes_no(elem, "localPtr")
@@ -287,33 +306,53 @@ def _parse_ip(elem: etree._Element, net_name: str) -> IpDef:
     if family in (None, "ipv4"):
         if address.version != 4:
             said = "no" if family is None else "ipv4"
-            raise config_unsupported(f"{said} family specified for non-IPv4 address {where}")
+            raise network_error(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"{said} family specified for non-IPv4 address {where}",
+            )
         if netmask_text is not None:
             if netmask is None or netmask.version != 4:
-                raise config_unsupported(
-                    f"Invalid netmask '{netmask_text}' for address {where} (both must be IPv4)"
+                raise network_error(
+                    ErrorCode.CONFIG_UNSUPPORTED,
+                    f"Invalid netmask '{netmask_text}' for address {where} (both must be IPv4)",
                 )
             if prefix is not None:
-                raise config_unsupported(
-                    f"Network '{net_name}' IP address cannot have both a prefix and a netmask"
+                raise network_error(
+                    ErrorCode.CONFIG_UNSUPPORTED,
+                    f"Network '{net_name}' IP address cannot have both a prefix and a netmask",
                 )
         elif prefix is not None and prefix > 32:
-            raise config_unsupported(f"Invalid IPv4 prefix '{prefix}' in network '{net_name}'")
+            raise network_error(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"Invalid IPv4 prefix '{prefix}' in network '{net_name}'",
+            )
     elif family == "ipv6":
         if address.version != 6:
-            raise config_unsupported(f"Family 'ipv6' specified for non-IPv6 address {where}")
+            raise network_error(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"Family 'ipv6' specified for non-IPv6 address {where}",
+            )
         if netmask_text is not None:
-            raise config_unsupported(f"netmask not allowed for IPv6 address {where}")
+            raise network_error(
+                ErrorCode.CONFIG_UNSUPPORTED, f"netmask not allowed for IPv6 address {where}"
+            )
         if prefix is not None and prefix > 128:
-            raise config_unsupported(f"Invalid IPv6 prefix '{prefix}' in network '{net_name}'")
+            raise network_error(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"Invalid IPv6 prefix '{prefix}' in network '{net_name}'",
+            )
     else:
-        raise xml_error(f"Unrecognized family '{family}' in network '{net_name}'")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"Unrecognized family '{family}' in network '{net_name}'"
+        )
     if isinstance(netmask, ipaddress.IPv4Address):
         try:
             ipaddress.IPv4Network(f"0.0.0.0/{netmask}")
         except ValueError:
             # libvirt accepts a non-contiguous mask; no kernel route can use one.
-            raise xml_error(f"Invalid netmask '{netmask_text}' in network '{net_name}'") from None
+            raise network_error(
+                ErrorCode.XML_ERROR, f"Invalid netmask '{netmask_text}' in network '{net_name}'"
+            ) from None
     ip = IpDef(
         address=address,
         family="ipv6" if address.version == 6 else "ipv4",
@@ -328,8 +367,9 @@ def _parse_ip(elem: etree._Element, net_name: str) -> IpDef:
     tftp = elem.find("tftp")
     if tftp is not None:
         if ip.family != "ipv4":
-            raise config_unsupported(
-                f"Unsupported <tftp> element in an IPv6 element in network '{net_name}'"
+            raise network_error(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"Unsupported <tftp> element in an IPv6 element in network '{net_name}'",
             )
         ip = dataclasses.replace(ip, tftp_root=attr(tftp, "root") or None)
     return ip
@@ -345,7 +385,7 @@ def _parse_route(elem: etree._Element, net_name: str) -> RouteDef:
     netmask_text = attr(elem, "netmask")
 
     def error(detail: str, where: str = " in route definition") -> VirError:
-        return xml_error(f"{net_name}: {detail}{where}")
+        return network_error(ErrorCode.XML_ERROR, f"{net_name}: {detail}{where}")
 
     if address_text is None:
         raise error("Missing required address attribute")
@@ -431,8 +471,9 @@ def _check_gateways(routes: tuple[RouteDef, ...], ips: tuple[IpDef, ...], net_na
             == _mask(int(gateway), ip.effective_prefix, bits)
             for ip in ips
         ):
-            raise config_unsupported(
-                f"unreachable static route gateway '{gateway}' specified for network '{net_name}'"
+            raise network_error(
+                ErrorCode.CONFIG_UNSUPPORTED,
+                f"unreachable static route gateway '{gateway}' specified for network '{net_name}'",
             )
 
 
@@ -440,46 +481,59 @@ def _parse_forward(elem: etree._Element, net_name: str) -> ForwardDef:
     """``<forward>`` as libvirt reads it: a pool of ``<interface>`` devices
     (or the ``dev`` attribute) wins over ``<address>`` devices, which win
     over a ``<pf>``; the others are dropped."""
-    mode = attr(elem, "mode") or "nat"
-    if mode not in FORWARD_MODES:
-        raise config_unsupported(f"unknown forwarding type '{mode}'")
+    mode_name = attr(elem, "mode") or "nat"
+    mode = ForwardMode.lookup(mode_name)
+    if mode is None:
+        raise network_error(ErrorCode.CONFIG_UNSUPPORTED, f"unknown forwarding type '{mode_name}'")
     managed = (attr(elem, "managed") or "").lower() == "yes"
     driver_elem = elem.find("driver")
     driver = attr(driver_elem, "name") if driver_elem is not None else None
     if driver is not None and driver not in DRIVER_NAMES:
-        raise config_unsupported(f"Unknown forward <driver name='{driver}'/> in network {net_name}")
+        raise network_error(
+            ErrorCode.CONFIG_UNSUPPORTED,
+            f"Unknown forward <driver name='{driver}'/> in network {net_name}",
+        )
     if_elems = children(elem, "interface")
     addr_elems = children(elem, "address")
     pf_elems = children(elem, "pf")
     nat_elems = children(elem, "nat")
     fwd = ForwardDef(mode=mode, managed=managed, driver=driver or None)
     if len(nat_elems) > 1:
-        raise xml_error(f"Only one <nat> element is allowed in <forward> of network {net_name}")
+        raise network_error(
+            ErrorCode.XML_ERROR,
+            f"Only one <nat> element is allowed in <forward> of network {net_name}",
+        )
     if nat_elems:
-        if mode != "nat":
-            raise xml_error(
+        if mode is not ForwardMode.NAT:
+            raise network_error(
+                ErrorCode.XML_ERROR,
                 f"The <nat> element can only be used when <forward> 'mode' is 'nat' "
-                f"in network {net_name}"
+                f"in network {net_name}",
             )
         fwd = _parse_nat(nat_elems[0], net_name, fwd)
     dev = attr(elem, "dev")
     if dev is not None and (addr_elems or pf_elems):
         # libvirt's message really ends in a literal %s
-        raise xml_error(
+        raise network_error(
+            ErrorCode.XML_ERROR,
             "the <forward> 'dev' attribute cannot be used when <address> or <pf> "
-            "sub-elements are present in network %s"
+            "sub-elements are present in network %s",
         )
     if if_elems or dev is not None:
         return dataclasses.replace(fwd, interfaces=_forward_devs(dev, if_elems, net_name))
     if addr_elems:
         return dataclasses.replace(fwd, addresses=_forward_addresses(addr_elems, net_name))
     if len(pf_elems) > 1:
-        raise xml_error(f"Only one <pf> element is allowed in <forward> of network {net_name}")
+        raise network_error(
+            ErrorCode.XML_ERROR,
+            f"Only one <pf> element is allowed in <forward> of network {net_name}",
+        )
     if pf_elems:
         pf = attr(pf_elems[0], "dev")
         if pf is None:
-            raise xml_error(
-                f"Missing required dev attribute in <pf> element of network '{net_name}'"
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                f"Missing required dev attribute in <pf> element of network '{net_name}'",
             )
         return dataclasses.replace(fwd, pf=pf)
     return fwd
@@ -490,19 +544,24 @@ def _forward_devs(dev: str | None, elems: list[etree._Element], net_name: str) -
     for index, elem in enumerate(elems):
         name = attr(elem, "dev")
         if name is None:
-            raise xml_error(
+            raise network_error(
+                ErrorCode.XML_ERROR,
                 "Missing required dev attribute in <forward> <interface> element "
-                f"of network {net_name}"
+                f"of network {net_name}",
             )
         if index == 0 and dev is not None:
             if name != dev:
-                raise xml_error(
+                raise network_error(
+                    ErrorCode.XML_ERROR,
                     f"<forward dev='{dev}'> must match first <interface dev='{name}'/> "
-                    f"in network {net_name}"
+                    f"in network {net_name}",
                 )
             continue
         if name in devs[:index]:
-            raise xml_error(f"interface '{name}' can only be listed once in network {net_name}")
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                f"interface '{name}' can only be listed once in network {net_name}",
+            )
         devs.append(name)
     return tuple(devs)
 
@@ -512,15 +571,20 @@ def _forward_addresses(elems: list[etree._Element], net_name: str) -> tuple[PciA
     for elem in elems:
         kind = attr(elem, "type")
         if kind is None:
-            raise xml_error(f"missing address type in network {net_name}")
+            raise network_error(ErrorCode.XML_ERROR, f"missing address type in network {net_name}")
         if kind not in ("none", "pci", "netdev"):
-            raise config_unsupported(f"unknown address type '{kind}' in network {net_name}")
+            raise network_error(
+                ErrorCode.CONFIG_UNSUPPORTED, f"unknown address type '{kind}' in network {net_name}"
+            )
         if kind != "pci":
-            raise xml_error(f"unsupported address type '{kind}' in network {net_name}")
+            raise network_error(
+                ErrorCode.XML_ERROR, f"unsupported address type '{kind}' in network {net_name}"
+            )
         addr = parse_pci_address(elem)
         if addr in found:
-            raise xml_error(
-                f"PCI device '{addr}' can only be listed once in network {net_name}"
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                f"PCI device '{addr}' can only be listed once in network {net_name}",
             )
         found.append(addr)
     return tuple(found)
@@ -547,10 +611,8 @@ def parse_pci_address(elem: etree._Element) -> PciAddress:
             ("function", 7, "function=0x{:x}, must be <= 7"),
         ):
             if values[field] > limit:
-                raise VirError.make(
-                    ErrorCode.XML_ERROR,
-                    NONE_DOMAIN,
-                    "Invalid PCI address " + shown.format(values[field]),
+                raise general_error(
+                    ErrorCode.XML_ERROR, "Invalid PCI address " + shown.format(values[field])
                 )
     return addr
 
@@ -562,8 +624,9 @@ def _parse_nat(elem: etree._Element, net_name: str, fwd: ForwardDef) -> ForwardD
     port_start = port_end = None
     for what in ("address", "port"):
         if len(children(elem, what)) > 1:
-            raise xml_error(
-                f"Only one <{what}> element is allowed in <nat> in <forward> in network {net_name}"
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                f"Only one <{what}> element is allowed in <nat> in <forward> in network {net_name}",
             )
     address = elem.find("address")
     if address is not None:
@@ -571,25 +634,34 @@ def _parse_nat(elem: etree._Element, net_name: str, fwd: ForwardDef) -> ForwardD
         for which in ("start", "end"):
             text = attr(address, which)
             if text is None:
-                raise xml_error(f"missing '{which}' attribute in <address> element {where}")
+                raise network_error(
+                    ErrorCode.XML_ERROR, f"missing '{which}' attribute in <address> element {where}"
+                )
             value = parse_ip_address(text)
             if not isinstance(value, ipaddress.IPv4Address):
-                raise xml_error(
+                raise network_error(
+                    ErrorCode.XML_ERROR,
                     f"Bad ipv4 {which} address '{text}' in <nat> in <forward> "
-                    f"in network '{net_name}'"
+                    f"in network '{net_name}'",
                 )
             values.append(value)
         addr_start, addr_end = values
         if int(addr_start) > int(addr_end):
-            raise internal(f"range {addr_start} - {addr_end} is reversed ", NONE_DOMAIN)
+            raise general_error(
+                ErrorCode.INTERNAL_ERROR, f"range {addr_start} - {addr_end} is reversed "
+            )
     port = elem.find("port")
     if port is not None:
         port_start = parse_uint(attr(port, "start"))
         if port_start is None or port_start > 65535:
-            raise detail_error(f"Missing or invalid 'start' attribute in <port> {where}")
+            raise network_error(
+                ErrorCode.XML_DETAIL, f"Missing or invalid 'start' attribute in <port> {where}"
+            )
         port_end = parse_uint(attr(port, "end"))
         if port_end is None or port_end > 65535 or port_end < port_start:
-            raise detail_error(f"Missing or invalid 'end' attribute in <port> {where}")
+            raise network_error(
+                ErrorCode.XML_DETAIL, f"Missing or invalid 'end' attribute in <port> {where}"
+            )
     return dataclasses.replace(
         fwd,
         nat_address_start=addr_start,
@@ -612,43 +684,50 @@ def _check_forward(
         return
     mode = forward.mode
     pool = len(forward.interfaces) + len(forward.addresses)
-    if mode in MODES_NEEDING_IP:
+    if routes_ip(mode):
         if not ips:
-            raise xml_error(
-                f"{mode} forwarding requested, but no IP address provided for network '{net_name}'"
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                f"{mode} forwarding requested, but no IP address provided for network '{net_name}'",
             )
         if pool > 1:
-            raise xml_error(
+            raise network_error(
+                ErrorCode.XML_ERROR,
                 f"multiple forwarding interfaces specified for network '{net_name}', "
-                "only one is supported"
+                "only one is supported",
             )
-        if mode == "open" and pool:
-            raise xml_error(
-                f"forward dev not allowed for network '{net_name}' with forward mode='open'"
+        if mode is ForwardMode.OPEN and pool:
+            raise network_error(
+                ErrorCode.XML_ERROR,
+                f"forward dev not allowed for network '{net_name}' with forward mode='open'",
             )
         return
     name = bridge.name if bridge is not None else None
     zone = bridge.zone if bridge is not None else None
     manager = bridge.mac_table_manager if bridge is not None else None
-    if mode in DIRECT_MODES:
+    if uses_device_pool(mode):
         for value, what in (
             (name, "bridge name"),
             (zone, "bridge zone"),
             (manager, "bridge macTableManager setting"),
         ):
             if value is not None:
-                raise xml_error(f"{what} not allowed in {mode} mode (network '{net_name}')")
+                raise network_error(
+                    ErrorCode.XML_ERROR, f"{what} not allowed in {mode} mode (network '{net_name}')"
+                )
     delay = bridge.delay if bridge is not None else 0
     stp_given = bridge_elem is not None and attr(bridge_elem, "stp") is not None
     if delay or stp_given or zone is not None:
-        raise xml_error(
+        raise network_error(
+            ErrorCode.XML_ERROR,
             "bridge delay/stp/zone options only allowed in route, nat, and isolated mode, "
-            f"not in {mode} (network '{net_name}')"
+            f"not in {mode} (network '{net_name}')",
         )
     if name and (pool or forward.pf is not None):
-        raise xml_error(
+        raise network_error(
+            ErrorCode.XML_ERROR,
             f"A network with forward mode='{mode}' can specify a bridge name or a forward dev, "
-            f"but not both (network '{net_name}')"
+            f"but not both (network '{net_name}')",
         )
 
 
@@ -683,7 +762,7 @@ def format_metadata(elem: etree._Element) -> str:
 def parse_portgroup(elem: etree._Element) -> PortgroupDef:
     name = attr(elem, "name")
     if name is None:
-        raise xml_error("Missing required name attribute in portgroup")
+        raise network_error(ErrorCode.XML_ERROR, "Missing required name attribute in portgroup")
     default = (attr(elem, "default") or "").lower() == "yes"
     trust = yes_no(elem, "trustGuestRxFilters")
     vport_elem = elem.find("virtualport")

@@ -10,7 +10,9 @@ from typing import Any
 
 from lxml import etree
 
-from ._errors import bad_attr_value, bad_root, internal, xml_error
+from rpcnet.errors import ErrorCode, network_error
+
+from ._errors import bad_attr_value, bad_root
 from .elements import normalize_mac
 from .format import element, pci_address_attrs, text_element, yes_no
 from .model import BandwidthDef, PciAddress, VirtualPortDef, VlanDef
@@ -25,13 +27,12 @@ from .netdev import (
 )
 from .parse import DRIVER_NAMES, MAC_TABLE_MANAGERS, parse_pci_address
 from .schema import validate_schema
+from .vocabulary import MacvtapMode
 from .xmlutil import attr, parse_xml, text_of
 from .xmlutil import yes_no as read_yes_no
 
 URL = "(networkport_definition)"
 PLUG_TYPES = ("none", "network", "bridge", "direct", "hostdev-pci")
-#: macvtap modes of a ``direct`` plug; libvirt takes the first when none is given
-DIRECT_MODES = ("vepa", "private", "bridge", "passthrough")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,7 +57,7 @@ class PortDef:
     plug_bridge: str | None = None
     plug_mac_table_manager: str | None = None
     plug_dev: str | None = None
-    plug_mode: str | None = None
+    plug_mode: MacvtapMode | None = None
     plug_managed: bool | None = None
     plug_driver: str | None = None
     plug_address: PciAddress | None = None
@@ -74,7 +75,7 @@ def parse_port(xml: str, *, validate: bool = False) -> PortDef:
     owner = root.find("owner")
     owner_name = text_of(owner.find("name")) if owner is not None else None
     if not owner_name:
-        raise internal("network port has no owner name")
+        raise network_error(ErrorCode.INTERNAL_ERROR, "network port has no owner name")
     owner_uuid = _uuid(
         text_of(owner.find("uuid")) if owner is not None else None, "network port has no owner UUID"
     )
@@ -86,10 +87,10 @@ def parse_port(xml: str, *, validate: bool = False) -> PortDef:
     mac_elem = root.find("mac")
     mac_text = attr(mac_elem, "address") if mac_elem is not None else None
     if mac_text is None:
-        raise internal("network port has no mac")
+        raise network_error(ErrorCode.INTERNAL_ERROR, "network port has no mac")
     mac = normalize_mac(mac_text)
     if mac is None:
-        raise internal(f"Unable to parse MAC '{mac_text}'")
+        raise network_error(ErrorCode.INTERNAL_ERROR, f"Unable to parse MAC '{mac_text}'")
     bw_elem = root.find("bandwidth")
     bandwidth = class_id = None
     if bw_elem is not None:
@@ -119,11 +120,11 @@ def parse_port(xml: str, *, validate: bool = False) -> PortDef:
 
 def _uuid(text: str | None, missing: str) -> uuidlib.UUID:
     if text is None:
-        raise internal(missing)
+        raise network_error(ErrorCode.INTERNAL_ERROR, missing)
     try:
         return uuidlib.UUID(text.strip())
     except ValueError:
-        raise internal(f"Unable to parse UUID '{text}'") from None
+        raise network_error(ErrorCode.INTERNAL_ERROR, f"Unable to parse UUID '{text}'") from None
 
 
 def _plug(elem: etree._Element | None) -> dict[str, Any]:
@@ -135,28 +136,33 @@ def _plug(elem: etree._Element | None) -> dict[str, Any]:
     if plug_type in ("network", "bridge"):
         bridge = attr(elem, "bridge")
         if bridge is None:
-            raise xml_error("Missing network port bridge name")
+            raise network_error(ErrorCode.XML_ERROR, "Missing network port bridge name")
         manager = attr(elem, "macTableManager")
         if manager is not None and manager not in MAC_TABLE_MANAGERS:
-            raise xml_error(f"Invalid macTableManager setting '{manager}' in network port")
+            raise network_error(
+                ErrorCode.XML_ERROR, f"Invalid macTableManager setting '{manager}' in network port"
+            )
         return {"plug_type": plug_type, "plug_bridge": bridge, "plug_mac_table_manager": manager}
     if plug_type == "direct":
         dev = attr(elem, "dev")
         if dev is None:
-            raise xml_error("Missing network port link device name")
+            raise network_error(ErrorCode.XML_ERROR, "Missing network port link device name")
         mode = attr(elem, "mode")
-        if mode is not None and mode not in DIRECT_MODES:
-            raise xml_error(f"Invalid mode setting '{mode}' in network port")
-        return {"plug_type": plug_type, "plug_dev": dev, "plug_mode": mode or DIRECT_MODES[0]}
+        macvtap = MacvtapMode.lookup(mode) if mode is not None else MacvtapMode.VEPA
+        if macvtap is None:
+            raise network_error(
+                ErrorCode.XML_ERROR, f"Invalid mode setting '{mode}' in network port"
+            )
+        return {"plug_type": plug_type, "plug_dev": dev, "plug_mode": macvtap}
     if plug_type == "hostdev-pci":
         managed = read_yes_no(elem, "managed")
         driver_elem = elem.find("driver")
         driver = attr(driver_elem, "name") if driver_elem is not None else None
         if driver is not None and driver not in DRIVER_NAMES:
-            raise xml_error("Missing network port driver name")
+            raise network_error(ErrorCode.XML_ERROR, "Missing network port driver name")
         address = elem.find("address")
         if address is None:
-            raise xml_error("Missing network port PCI address")
+            raise network_error(ErrorCode.XML_ERROR, "Missing network port PCI address")
         return {
             "plug_type": plug_type,
             "plug_managed": managed,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, VirError, xml_domain_error
 
 SCHEMA_DIR = Path("/usr/share/libvirt/schemas")
 SCHEMA_PATH = SCHEMA_DIR / "network.rng"
@@ -132,7 +132,7 @@ _TABLES = {"network": _ALLOWED, "networkport": _PORT_ALLOWED}
 def schema_error(lines: list[str], schema: str = "network") -> VirError:
     path = SCHEMA_DIR / f"{schema}.rng"
     detail = f"Unable to validate doc against {path}\n" + "".join(f"{x}\n" for x in lines)
-    return VirError.make(ErrorCode.XML_INVALID_SCHEMA, ErrorDomain.XML, detail)
+    return xml_domain_error(ErrorCode.XML_INVALID_SCHEMA, detail)
 
 
 @functools.cache

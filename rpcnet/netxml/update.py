@@ -15,9 +15,8 @@ from typing import TypeVar
 
 from lxml import etree
 
-from rpcnet.errors import VirError
+from rpcnet.errors import ErrorCode, VirError, network_error
 
-from ._errors import invalid_op, op_unsupported, xml_error
 from .elements import (
     parse_dhcp_host,
     parse_dhcp_range,
@@ -30,14 +29,21 @@ from .format import format_network
 from .model import DhcpHost, DnsDef, DnsHost, DnsSrv, IpDef, NetworkDef
 from .parse import network_from_element, parse_portgroup, refuse_unsupported
 from .validate import check_network
+from .vocabulary import UpdateCommand, UpdateSection
 from .xmlutil import attr, parse_xml
 
 URL = "network_update_xml"
 
-# virNetworkUpdateCommand and virNetworkUpdateSection values.
-MODIFY, DELETE, ADD_LAST, ADD_FIRST = 1, 2, 3, 4
-_COMMANDS = (MODIFY, DELETE, ADD_LAST, ADD_FIRST)
-_NO_UPDATE = {1: "bridge", 2: "domain", 3: "ip", 6: "forward", 8: "forward pf"}
+MODIFY, DELETE = UpdateCommand.MODIFY, UpdateCommand.DELETE
+ADD_LAST, ADD_FIRST = UpdateCommand.ADD_LAST, UpdateCommand.ADD_FIRST
+#: sections libvirt 9.0 refuses to update, with the name its error gives them
+_NO_UPDATE: dict[int, str] = {
+    UpdateSection.BRIDGE: "bridge",
+    UpdateSection.DOMAIN: "domain",
+    UpdateSection.IP: "ip",
+    UpdateSection.FORWARD: "forward",
+    UpdateSection.FORWARD_PF: "forward pf",
+}
 
 T = TypeVar("T")
 Handler = Callable[[NetworkDef, int, int, etree._Element], NetworkDef]
@@ -54,25 +60,29 @@ def update_network(
 ) -> NetworkDef:
     """Return a new definition with ``xml`` applied to ``section``.
 
-    ``command``: MODIFY 1, DELETE 2, ADD_LAST 3, ADD_FIRST 4; ``section``: a
-    ``virNetworkUpdateSection``; ``parent_index`` picks the ``<ip>`` for DHCP
+    ``command``: an :class:`UpdateCommand`; ``section``: an
+    :class:`UpdateSection`; ``parent_index`` picks the ``<ip>`` for DHCP
     sections (-1: the one with DHCP). ``live``: ``net`` is the running
     definition (libvirt copies a persistent one in its inactive form).
     Raises :class:`VirError` as libvirt.
     """
     if section in _NO_UPDATE:
-        raise op_unsupported(
-            f"can't update '{_NO_UPDATE[section]}' section of network '{net.name}'"
+        raise network_error(
+            ErrorCode.OPERATION_UNSUPPORTED,
+            f"can't update '{_NO_UPDATE[section]}' section of network '{net.name}'",
         )
     entry = _SECTIONS.get(section)
     if entry is None:
-        raise op_unsupported("can't update unrecognized section of network")
+        raise network_error(
+            ErrorCode.OPERATION_UNSUPPORTED, "can't update unrecognized section of network"
+        )
     expected, handler = entry
     elem = parse_xml(xml, URL)
     if elem.tag != expected:
-        raise xml_error(
+        raise network_error(
+            ErrorCode.XML_ERROR,
             f"unexpected element <{elem.tag}>, expecting <{expected}>, "
-            f"while updating network '{net.name}'"
+            f"while updating network '{net.name}'",
         )
     refuse_unsupported(elem)
     new = handler(_copy(net, live), command, parent_index, elem)
@@ -93,8 +103,10 @@ def _copy(net: NetworkDef, live: bool) -> NetworkDef:
 def _known(command: int) -> None:
     """libvirt reports an unknown command only where a section handler
     branches on it, after parsing (and matching) the element."""
-    if command not in _COMMANDS:
-        raise op_unsupported(f"unrecognized network update command code {command}")
+    if command not in (MODIFY, DELETE, ADD_LAST, ADD_FIRST):
+        raise network_error(
+            ErrorCode.OPERATION_UNSUPPORTED, f"unrecognized network update command code {command}"
+        )
 
 
 def _insert(items: Sequence[T], item: T, command: int) -> tuple[T, ...]:
@@ -110,16 +122,18 @@ def _ip_for_dhcp(net: NetworkDef, parent_index: int) -> int:
     if parent_index >= 0:
         if parent_index < len(net.ips):
             return parent_index
-        raise invalid_op(
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
             f"couldn't update dhcp host entry - no <ip> element found at index "
-            f"{parent_index} in network '{net.name}'"
+            f"{parent_index} in network '{net.name}'",
         )
     for family in (None, "ipv4", "ipv6"):
         for index, ip in enumerate(net.ips):
             if (family is None and ip.has_dhcp) or ip.family == family:
                 return index
-    raise invalid_op(
-        f"couldn't update dhcp host entry - no <ip> element found in network '{net.name}'"
+    raise network_error(
+        ErrorCode.OPERATION_INVALID,
+        f"couldn't update dhcp host entry - no <ip> element found in network '{net.name}'",
     )
 
 
@@ -129,7 +143,10 @@ def _check_multi_dhcp(net: NetworkDef, index: int) -> None:
     for other, ip in enumerate(net.ips):
         if other != index and ip.family == family and ip.has_dhcp:
             label = "IPv4" if family == "ipv4" else "IPv6"
-            raise invalid_op(f"dhcp is supported only for a single {label} address on each network")
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
+                f"dhcp is supported only for a single {label} address on each network",
+            )
 
 
 def _with_ip(net: NetworkDef, index: int, ip: IpDef) -> NetworkDef:
@@ -152,9 +169,10 @@ def _dhcp_host(
     ip = net.ips[index]
     host = parse_dhcp_host(elem, net.name, ip.family, partial=command == DELETE)
     if command != DELETE and host.ip is not None and host.ip.version != ip.address.version:
-        raise invalid_op(
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
             "the address family of a host entry IP must match the address family of the "
-            "dhcp element's parent"
+            "dhcp element's parent",
         )
     _known(command)
     hosts = ip.dhcp_hosts
@@ -162,22 +180,27 @@ def _dhcp_host(
         for i, old in enumerate(hosts):
             if _delete_matches(host, old):
                 return _with_ip(net, index, dataclasses.replace(ip, dhcp_hosts=_without(hosts, i)))
-        raise invalid_op(f"couldn't locate a matching dhcp host entry in network '{net.name}'")
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
+            f"couldn't locate a matching dhcp host entry in network '{net.name}'",
+        )
     found = [i for i, old in enumerate(hosts) if _host_overlaps(host, old)]
     if command == MODIFY:
         if not found:
-            raise invalid_op(
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
                 f"couldn't locate an existing dhcp host entry with "
                 f"\"mac='{_show(host.mac, 'unknown')}'\" \"name='{_show(host.name)}'\" "
-                f"\"ip='{_show(host.ip)}'\" in network '{net.name}'"
+                f"\"ip='{_show(host.ip)}'\" in network '{net.name}'",
             )
         new_hosts = (*hosts[: found[0]], host, *hosts[found[0] + 1 :])
         return _with_ip(net, index, dataclasses.replace(ip, dhcp_hosts=new_hosts))
     _check_multi_dhcp(net, index)
     if found:
-        raise invalid_op(
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
             f"there is an existing dhcp host entry in network '{net.name}' that matches "
-            f"\"<host mac='{_show(host.mac)}' name='{_show(host.name)}' ip='{_show(host.ip)}'/>\""
+            f"\"<host mac='{_show(host.mac)}' name='{_show(host.name)}' ip='{_show(host.ip)}'/>\"",
         )
     new_ip = dataclasses.replace(ip, dhcp_hosts=_insert(hosts, host, command))
     return _with_ip(net, index, new_ip)
@@ -209,7 +232,9 @@ def _dhcp_range(
     index = _ip_for_dhcp(net, parent_index)
     ip = net.ips[index]
     if command == MODIFY:
-        raise op_unsupported("dhcp ranges cannot be modified, only added or deleted")
+        raise network_error(
+            ErrorCode.OPERATION_UNSUPPORTED, "dhcp ranges cannot be modified, only added or deleted"
+        )
     rng = parse_dhcp_range(elem, net.name, ip)
     _known(command)
     ranges = ip.dhcp_ranges
@@ -217,14 +242,18 @@ def _dhcp_range(
     found = [i for i, old in enumerate(ranges) if (old.start, old.end) == (rng.start, rng.end)]
     if command == DELETE:
         if not found:
-            raise invalid_op(f"couldn't locate a matching dhcp range entry in network '{net.name}'")
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
+                f"couldn't locate a matching dhcp range entry in network '{net.name}'",
+            )
         new_ranges = _without(ranges, found[0])
     else:
         _check_multi_dhcp(net, index)
         if found:
-            raise invalid_op(
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
                 f"there is an existing dhcp range entry in network '{net.name}' that matches "
-                f"\"<range start='{rng.start}' end='{rng.end}'/>\""
+                f"\"<range start='{rng.start}' end='{rng.end}'/>\"",
             )
         new_ranges = _insert(ranges, rng, command)
     return _with_ip(net, index, dataclasses.replace(ip, dhcp_ranges=new_ranges))
@@ -232,22 +261,27 @@ def _dhcp_range(
 
 def _forward_interface(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
     if command == MODIFY:
-        raise op_unsupported("forward interface entries cannot be modified, only added or deleted")
+        raise network_error(
+            ErrorCode.OPERATION_UNSUPPORTED,
+            "forward interface entries cannot be modified, only added or deleted",
+        )
     dev = parse_forward_interface(elem)
     _known(command)
     fwd = net.forward
     devs = fwd.interfaces if fwd is not None else ()
     if command == DELETE:
         if dev not in devs:
-            raise invalid_op(
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
                 f"couldn't find an interface entry in network '{net.name}' "
-                f"matching <interface dev='{dev}'>"
+                f"matching <interface dev='{dev}'>",
             )
         new_devs = _without(devs, devs.index(dev))
     elif dev in devs:
-        raise invalid_op(
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
             f"there is an existing interface entry in network '{net.name}' that matches "
-            f"\"<interface dev='{dev}'>\""
+            f"\"<interface dev='{dev}'>\"",
         )
     else:
         new_devs = _insert(devs, dev, command)
@@ -256,9 +290,10 @@ def _forward_interface(net: NetworkDef, command: int, _: int, elem: etree._Eleme
         return net
     if command == ADD_FIRST and fwd.addresses:
         # first in the pool, libvirt prints it as <forward dev> next to the addresses
-        raise xml_error(
+        raise network_error(
+            ErrorCode.XML_ERROR,
             "the <forward> 'dev' attribute cannot be used when <address> or <pf> "
-            "sub-elements are present in network %s"
+            "sub-elements are present in network %s",
         )
     return dataclasses.replace(net, forward=dataclasses.replace(fwd, interfaces=new_devs))
 
@@ -269,7 +304,10 @@ def _dns_of(net: NetworkDef) -> DnsDef:
 
 def _dns_host(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
     if command == MODIFY:
-        raise op_unsupported("DNS HOST records cannot be modified, only added or deleted")
+        raise network_error(
+            ErrorCode.OPERATION_UNSUPPORTED,
+            "DNS HOST records cannot be modified, only added or deleted",
+        )
     host = parse_dns_host(elem, net.name, partial=command not in (ADD_FIRST, ADD_LAST))
     has_ip = attr(elem, "ip") is not None
     dns = _dns_of(net)
@@ -277,14 +315,21 @@ def _dns_host(net: NetworkDef, command: int, _: int, elem: etree._Element) -> Ne
     _known(command)
     if command == DELETE:
         if not found:
-            raise invalid_op(f"couldn't locate a matching DNS HOST record in network {net.name}")
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
+                f"couldn't locate a matching DNS HOST record in network {net.name}",
+            )
         if len(found) > 1:
-            raise invalid_op(f"multiple matching DNS HOST records were found in network {net.name}")
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
+                f"multiple matching DNS HOST records were found in network {net.name}",
+            )
         hosts = _without(dns.hosts, found[0])
     elif any(old.ip == host.ip for old in dns.hosts):
-        raise invalid_op(
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
             f"there is already at least one DNS HOST record with a matching field "
-            f"in network {net.name}"
+            f"in network {net.name}",
         )
     else:
         hosts = _insert(dns.hosts, host, command)
@@ -297,18 +342,25 @@ def _dns_host_matches(new: DnsHost, has_ip: bool, old: DnsHost) -> bool:
 
 def _dns_txt(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
     if command == MODIFY:
-        raise op_unsupported("DNS TXT records cannot be modified, only added or deleted")
+        raise network_error(
+            ErrorCode.OPERATION_UNSUPPORTED,
+            "DNS TXT records cannot be modified, only added or deleted",
+        )
     txt = parse_dns_txt(elem, net.name, partial=command not in (ADD_FIRST, ADD_LAST))
     dns = _dns_of(net)
     found = [i for i, old in enumerate(dns.txts) if old.name == txt.name]
     _known(command)
     if command == DELETE:
         if not found:
-            raise invalid_op(f"couldn't locate a matching DNS TXT record in network {net.name}")
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
+                f"couldn't locate a matching DNS TXT record in network {net.name}",
+            )
         txts = _without(dns.txts, found[0])
     elif found:
-        raise invalid_op(
-            f"there is already a DNS TXT record with name '{txt.name}' in network {net.name}"
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
+            f"there is already a DNS TXT record with name '{txt.name}' in network {net.name}",
         )
     else:
         txts = _insert(dns.txts, txt, command)
@@ -317,24 +369,32 @@ def _dns_txt(net: NetworkDef, command: int, _: int, elem: etree._Element) -> Net
 
 def _dns_srv(net: NetworkDef, command: int, _: int, elem: etree._Element) -> NetworkDef:
     if command == MODIFY:
-        raise op_unsupported("DNS SRV records cannot be modified, only added or deleted")
+        raise network_error(
+            ErrorCode.OPERATION_UNSUPPORTED,
+            "DNS SRV records cannot be modified, only added or deleted",
+        )
     srv = parse_dns_srv(elem, net.name, partial=command not in (ADD_FIRST, ADD_LAST))
     dns = _dns_of(net)
     found = [i for i, old in enumerate(dns.srvs) if _srv_matches(srv, old)]
     _known(command)
     if command == DELETE:
         if not found:
-            raise invalid_op(f"couldn't locate a matching DNS SRV record in network {net.name}")
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
+                f"couldn't locate a matching DNS SRV record in network {net.name}",
+            )
         if len(found) > 1:
-            raise invalid_op(
+            raise network_error(
+                ErrorCode.OPERATION_INVALID,
                 f"multiple DNS SRV records matching all specified fields were found "
-                f"in network {net.name}"
+                f"in network {net.name}",
             )
         srvs = _without(dns.srvs, found[0])
     elif found:
-        raise invalid_op(
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
             f"there is already at least one DNS SRV record matching all specified fields "
-            f"in network {net.name}"
+            f"in network {net.name}",
         )
     else:
         srvs = _insert(dns.srvs, srv, command)
@@ -351,20 +411,23 @@ def _portgroup(net: NetworkDef, command: int, _: int, elem: etree._Element) -> N
     groups = net.portgroups
     found = [i for i, old in enumerate(groups) if old.name == group.name]
     if command in (MODIFY, DELETE) and not found:
-        raise invalid_op(
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
             f"couldn't find a portgroup entry in network '{net.name}' "
-            f"matching <portgroup name='{group.name}'>"
+            f"matching <portgroup name='{group.name}'>",
         )
     if command in (ADD_FIRST, ADD_LAST) and found:
-        raise invalid_op(
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
             f"there is an existing portgroup entry in network '{net.name}' that matches "
-            f"\"<portgroup name='{group.name}'>\""
+            f"\"<portgroup name='{group.name}'>\"",
         )
     others = [old for i, old in enumerate(groups) if i not in found]
     if command != DELETE and group.default and any(old.default for old in others):
-        raise invalid_op(
+        raise network_error(
+            ErrorCode.OPERATION_INVALID,
             f"a different portgroup entry in network '{net.name}' is already set as "
-            "the default. Only one default is allowed."
+            "the default. Only one default is allowed.",
         )
     _known(command)
     if command == DELETE:
@@ -377,13 +440,13 @@ def _portgroup(net: NetworkDef, command: int, _: int, elem: etree._Element) -> N
 
 
 _SECTIONS: dict[int, tuple[str, Handler]] = {
-    4: ("host", _dhcp_host),
-    5: ("range", _dhcp_range),
-    7: ("interface", _forward_interface),
-    9: ("portgroup", _portgroup),
-    10: ("host", _dns_host),
-    11: ("txt", _dns_txt),
-    12: ("srv", _dns_srv),
+    UpdateSection.IP_DHCP_HOST: ("host", _dhcp_host),
+    UpdateSection.IP_DHCP_RANGE: ("range", _dhcp_range),
+    UpdateSection.FORWARD_INTERFACE: ("interface", _forward_interface),
+    UpdateSection.PORTGROUP: ("portgroup", _portgroup),
+    UpdateSection.DNS_HOST: ("host", _dns_host),
+    UpdateSection.DNS_TXT: ("txt", _dns_txt),
+    UpdateSection.DNS_SRV: ("srv", _dns_srv),
 }
 
 __all__ = ["VirError", "update_network"]

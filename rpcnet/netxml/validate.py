@@ -13,9 +13,8 @@ import itertools
 import re
 from collections.abc import Iterable
 
-from rpcnet.errors import VirError
+from rpcnet.errors import ErrorCode, VirError, network_error
 
-from ._errors import xml_error
 from .model import DhcpHost, DhcpRange, IpDef, NetworkDef
 
 MAX_IFNAME = 15  # IFNAMSIZ - 1
@@ -73,17 +72,22 @@ def check_network(net: NetworkDef) -> None:
 
 def check_ifname(name: str, what: str, label: str) -> None:
     if len(name.encode()) > MAX_IFNAME:
-        raise xml_error(f"{what} '{name}' {label} is longer than {MAX_IFNAME} bytes")
+        raise network_error(
+            ErrorCode.XML_ERROR, f"{what} '{name}' {label} is longer than {MAX_IFNAME} bytes"
+        )
     _check_text(name, what, label, _UNSAFE_IFNAME)
 
 
 def _check_text(value: str, what: str, label: str, bad: re.Pattern[str]) -> None:
     if not value:
-        raise xml_error(f"empty {what} {label}".rstrip())
+        raise network_error(ErrorCode.XML_ERROR, f"empty {what} {label}".rstrip())
     found = bad.search(value)
     if found is not None:
         where = f" {label}" if label else ""
-        raise xml_error(f"{what} {value!r}{where} contains the forbidden character {found[0]!r}")
+        raise network_error(
+            ErrorCode.XML_ERROR,
+            f"{what} {value!r}{where} contains the forbidden character {found[0]!r}",
+        )
 
 
 def _check_ip(ip: IpDef, label: str) -> None:
@@ -106,9 +110,10 @@ def check_ranges(ranges: Iterable[DhcpRange], label: str) -> None:
     ordered = sorted(ranges, key=lambda r: int(r.start))
     for before, after in itertools.pairwise(ordered):
         if int(after.start) <= int(before.end):
-            raise xml_error(
+            raise network_error(
+                ErrorCode.XML_ERROR,
                 f"dhcp range {after.start} - {after.end} overlaps range "
-                f"{before.start} - {before.end} {label}"
+                f"{before.start} - {before.end} {label}",
             )
 
 
@@ -136,4 +141,4 @@ def _host_keys(host: DhcpHost) -> list[tuple[str, str]]:
 
 
 def _duplicate(key: tuple[str, str], label: str) -> VirError:
-    return xml_error(f"duplicate dhcp host {key[0]} '{key[1]}' {label}")
+    return network_error(ErrorCode.XML_ERROR, f"duplicate dhcp host {key[0]} '{key[1]}' {label}")

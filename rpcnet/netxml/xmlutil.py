@@ -8,9 +8,9 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from rpcnet.errors import VirError
+from rpcnet.errors import ErrorCode, VirError, network_error
 
-from ._errors import bad_attr_value, detail_error, zero_not_permitted
+from ._errors import bad_attr_value, zero_not_permitted
 
 _CONTEXT = 80  # libvirt shows at most this many characters each side of the error
 
@@ -44,7 +44,7 @@ def _syntax_error(text: str, url: str, line: int, column: int, message: str) -> 
         caret = "-" * (offset - start) + "^"
     else:
         context, caret = "(null)", "^"
-    return detail_error(f"{url}:{line}: {message}\n{context}\n{caret}")
+    return network_error(ErrorCode.XML_DETAIL, f"{url}:{line}: {message}\n{context}\n{caret}")
 
 
 def attr(elem: etree._Element, name: str) -> str | None:

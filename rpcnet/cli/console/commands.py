@@ -16,16 +16,13 @@ from rpcnet.cli.console.context import Context, Failed
 from rpcnet.cli.console.grammar import CommandDef, Handler, Kind, Opt, Options
 from rpcnet.driver.base import ListFlags, UpdateFlags, XmlFlags
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.netxml.vocabulary import UpdateCommand, UpdateSection
 from rpcnet.protocol.values import DhcpLease, NetworkRef
 
 COMMANDS: dict[str, CommandDef] = {}
 NETWORK = Opt("network", Kind.DATA, required=True)
 FILE = Opt("file", Kind.DATA, required=True)
 VALIDATE = Opt("validate", Kind.BOOL)
-UPDATE_COMMANDS = ("none", "modify", "delete", "add-last", "add-first")
-UPDATE_SECTIONS = ("none", "bridge", "domain", "ip", "ip-dhcp-host", "ip-dhcp-range", "forward",
-                   "forward-interface", "forward-pf", "portgroup", "dns-host", "dns-txt",
-                   "dns-srv")
 
 
 def command(name: str, *opts: Opt, help: str = "") -> Callable[[Handler], Handler]:
@@ -275,11 +272,13 @@ async def _update(ctx: Context, o: Options, net: NetworkRef) -> bool:
     command_name = o.require("command")
     if command_name == "add":
         command_name = "add-last"
-    if command_name not in UPDATE_COMMANDS[1:]:
+    command = UpdateCommand.from_cli_name(command_name)
+    if command is None:
         ctx.out.error(f"unrecognized command name '{command_name}'")
         return False
     section_name = o.require("section")
-    if section_name not in UPDATE_SECTIONS[1:]:
+    section = UpdateSection.from_cli_name(section_name)
+    if section is None:
         ctx.out.error(f"unrecognized section name '{section_name}'")
         return False
     parent_index = parse_int(ctx, o, "parent-index", -1, minimum=None)
@@ -294,8 +293,7 @@ async def _update(ctx: Context, o: Options, net: NetworkRef) -> bool:
     flags = (UpdateFlags.AFFECT_CONFIG if config else 0) | (UpdateFlags.AFFECT_LIVE if live else 0)
     try:
         await ctx.call(ctx.driver.network_update(
-            net, UPDATE_COMMANDS.index(command_name), UPDATE_SECTIONS.index(section_name),
-            parent_index, xml, int(flags)))
+            net, command, section, parent_index, xml, int(flags)))
     except Failed:
         ctx.out.error(f"Failed to update network {net.name}")
         return False
