@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, cast
 
-from rpcnet.driver.memory import MemoryDriver
+from rpcnet.driver.service import open_memory
 from rpcnet.protocol import keepalive, remote
 from rpcnet.protocol.remote import Proc
 from rpcnet.protocol.values import NetworkRef
@@ -45,7 +45,7 @@ def _encode(number: int, value: Any) -> bytes:
 async def _fixed_replies() -> tuple[dict[int, bytes], NetworkRef]:
     """Reply payload of every argument-independent procedure, as rpcnetd's
     test driver would answer it, and the handle of its ``default`` network."""
-    driver = MemoryDriver("test")
+    driver = await open_memory("test")
     ref = await driver.network_lookup_by_name("default")
     xml = await driver.network_get_xml_desc(ref, 0)
     values: dict[int, Any] = {

@@ -99,21 +99,21 @@ def tls_listeners(args: argparse.Namespace) -> list[TlsListenerConfig]:
 async def build_drivers(
     config: ServerConfig, tools: Tools | None = None
 ) -> dict[str, NetworkDriver]:
-    """The drivers the daemon serves: ``network`` (configured) and ``test``."""
-    from rpcnet.driver.memory import MemoryDriver
+    """The drivers the daemon serves: ``network`` (the bridge driver's policy
+    with the configured backend) and ``test`` (test:///default's policy, in
+    memory). Each keeps its state under ``state_dir`` when one is configured."""
+    from rpcnet.driver.service import open_memory
 
     network_state = config.state_dir / "network" if config.state_dir else None
     test_state = config.state_dir / "test" if config.state_dir else None
     network: NetworkDriver
     if config.driver == "host":
-        from rpcnet.driver.host.driver import HostDriver
+        from rpcnet.driver.host.backend import open_host
 
-        host = HostDriver(network_state or DEFAULT_HOST_STATE_DIR / "network", tools)
-        await host.load()
-        network = host
+        network = await open_host(network_state or DEFAULT_HOST_STATE_DIR / "network", tools)
     else:
-        network = await MemoryDriver.open("network", network_state)
-    return {"network": network, "test": await MemoryDriver.open("test", test_state)}
+        network = await open_memory("network", network_state)
+    return {"network": network, "test": await open_memory("test", test_state)}
 
 
 async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = (),

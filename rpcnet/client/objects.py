@@ -1,6 +1,6 @@
 """A friendly layer over any :class:`NetworkDriver`, local or remote.
 
-    hv = Networks(driver)                 # a RemoteDriver, a MemoryDriver, ...
+    hv = Networks(driver)                 # a RemoteDriver, a NetworkService, ...
     net = await hv.define(xml)
     await net.start()
     print(await net.xml(), await net.leases())

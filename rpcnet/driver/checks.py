@@ -6,25 +6,16 @@ address per family, vlan use and portgroups."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
-from rpcnet.netxml import BRIDGED_MODES, NetworkDef, PciAddress
-
-
-def _error(detail: str) -> VirError:
-    return VirError.make(ErrorCode.CONFIG_UNSUPPORTED, ErrorDomain.NETWORK, detail)
+from rpcnet.errors import ErrorCode, VirError, network_error
+from rpcnet.netxml import ForwardMode, NetworkDef, PciAddress, makes_bridge
 
 
-def is_virtual_function(addr: PciAddress) -> bool:
-    """Whether the host's PCI device ``addr`` is an SR-IOV virtual function
-    (libvirt's virPCIIsVirtualFunction: it has a ``physfn`` link in sysfs)."""
-    return Path(addr.sysfs_path, "physfn").exists()
+def _unsupported(detail: str) -> VirError:
+    return network_error(ErrorCode.CONFIG_UNSUPPORTED, detail)
 
 
-def check_network(
-    net: NetworkDef, *, is_vf: Callable[[PciAddress], bool] = is_virtual_function
-) -> None:
+def check_network(net: NetworkDef, *, is_vf: Callable[[PciAddress], bool]) -> None:
     """Raise libvirt's CONFIG_UNSUPPORTED error for the first thing the
     bridge driver refuses in ``net``."""
     mode = net.forward_mode
@@ -32,10 +23,10 @@ def check_network(
     fwd = net.forward
     bridge = net.bridge.name if net.bridge is not None else None
     where = f"in network {net.name} with forward mode='{mode_name}'"
-    if mode in BRIDGED_MODES:
+    if makes_bridge(mode):
         bandwidth_allowed = True
     else:
-        bandwidth_allowed = mode == "bridge" and bridge is not None
+        bandwidth_allowed = mode == ForwardMode.BRIDGE and bridge is not None
         dns = net.dns
         for present, what in (
             (net.mac is not None, "<mac>"),
@@ -44,9 +35,9 @@ def check_network(
             (net.domain is not None, "<domain>"),
         ):
             if present:
-                raise _error(f"Unsupported {what} element {where}")
+                raise _unsupported(f"Unsupported {what} element {where}")
     if net.bandwidth is not None and not bandwidth_allowed:
-        raise _error(f"Unsupported network-wide <bandwidth> element {where}")
+        raise _unsupported(f"Unsupported network-wide <bandwidth> element {where}")
     if fwd is not None:
         _check_pool(net, mode_name, is_vf)
     _check_one_dhcp_per_family(net)
@@ -58,27 +49,27 @@ def _check_pool(net: NetworkDef, mode: str, is_vf: Callable[[PciAddress], bool])
     assert fwd is not None
     # the pool in libvirt's order: PCI devices, then interfaces added by an update
     for addr in fwd.addresses:
-        if mode != "hostdev":
-            raise _error(
+        if mode != ForwardMode.HOSTDEV:
+            raise _unsupported(
                 f"network '{net.name}' has forward mode '{mode}'  but lists a device by PCI "
                 "address in the device pool. This is only supported for networks with "
                 "forward mode 'hostdev'"
             )
         if not is_vf(addr):
-            raise _error(
+            raise _unsupported(
                 f"device '{addr.sysfs_path}' in network '{net.name}' is not an SR-IOV "
                 "Virtual Function"
             )
     for dev in fwd.interfaces:
-        if mode == "hostdev":
-            raise _error(
+        if mode == ForwardMode.HOSTDEV:
+            raise _unsupported(
                 f"hostdev network '{net.name}' lists '{dev}' in the device pool, but hostdev "
                 "networks require all devices to be listed by PCI address, not network "
                 "device name"
             )
     kinds = (fwd.pf is not None) + bool(fwd.interfaces) + bool(fwd.addresses)
     if kinds > 1:
-        raise _error(
+        raise _unsupported(
             f"<address>, <interface>, and <pf> elements of <forward> in network {net.name} "
             "are mutually exclusive"
         )
@@ -88,7 +79,7 @@ def _check_one_dhcp_per_family(net: NetworkDef) -> None:
     """The bridge driver serves DHCP on one address per family."""
     for family, label in (("ipv4", "IPv4"), ("ipv6", "IPv6")):
         if sum(1 for ip in net.ips if ip.family == family and ip.has_dhcp) > 1:
-            raise _error(
+            raise _unsupported(
                 f"Multiple {label} dhcp sections found -- dhcp is supported only for a "
                 f"single {label} address on each network"
             )
@@ -99,8 +90,8 @@ def _check_portgroups(net: NetworkDef, mode: str, bandwidth_allowed: bool) -> No
     pools, Open vSwitch bridges), one default portgroup, unique names,
     portgroup bandwidth only where the network may have some."""
     vport_type = net.virtualport.type if net.virtualport is not None else None
-    vlan_allowed = mode in ("hostdev", "passthrough") or (
-        mode == "bridge" and vport_type == "openvswitch"
+    vlan_allowed = mode in (ForwardMode.HOSTDEV, ForwardMode.PASSTHROUGH) or (
+        mode == ForwardMode.BRIDGE and vport_type == "openvswitch"
     )
     vlan_used = net.vlan is not None
     bad_vlan = False
@@ -108,36 +99,36 @@ def _check_portgroups(net: NetworkDef, mode: str, bandwidth_allowed: bool) -> No
     for index, group in enumerate(net.portgroups):
         if vlan_used or group.vlan is not None:
             if group.virtualport is not None:
-                if mode != "bridge" or group.virtualport.type != "openvswitch":
+                if mode != ForwardMode.BRIDGE or group.virtualport.type != "openvswitch":
                     bad_vlan = True
             elif not vlan_allowed:
                 bad_vlan = True
         if group.default:
             if default is not None:
-                raise _error(
+                raise _unsupported(
                     f"network '{net.name}' has multiple default <portgroup> elements "
                     f"({default} and {group.name}), but only one default is allowed"
                 )
             default = group.name
         if any(other.name == group.name for other in net.portgroups[index + 1 :]):
-            raise _error(
+            raise _unsupported(
                 f"multiple <portgroup> elements with the same name ({group.name}) "
                 f"in network '{net.name}'"
             )
         if group.bandwidth is not None and not bandwidth_allowed:
-            raise _error(
+            raise _unsupported(
                 f"Unsupported <bandwidth> element in network '{net.name}' in portgroup "
                 f"'{group.name}' with forward mode='{mode}'"
             )
     if bad_vlan or (vlan_used and not vlan_allowed and default is None):
-        raise _error(
+        raise _unsupported(
             f"<vlan> element specified for network {net.name}, whose type doesn't support "
             "vlan configuration"
         )
-    if mode == "hostdev":
+    if mode == ForwardMode.HOSTDEV:
         for group in net.portgroups:
             if group.bandwidth is not None:
-                raise _error(
+                raise _unsupported(
                     f"unsupported <bandwidth> element in <portgroup name='{group.name}'> of "
                     f"network '{net.name}' with forward mode='hostdev'"
                 )

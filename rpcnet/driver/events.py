@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, general_error, network_error
 from rpcnet.protocol.values import NetworkRef
 
 from .base import EventId, LifecycleCallback
@@ -39,9 +39,8 @@ class EventRegistry:
         """Add ``callback``; returns its id. Raises INVALID_ARG for an unknown
         event id, worded as libvirt's public API does."""
         if event_id < 0 or event_id > max(EventId):
-            raise VirError.make(
+            raise network_error(
                 ErrorCode.INVALID_ARG,
-                ErrorDomain.NETWORK,
                 "eventID in virConnectNetworkEventRegisterAny must be less than "
                 f"{max(EventId) + 1}",
             )
@@ -54,10 +53,8 @@ class EventRegistry:
     def deregister(self, callback_id: int) -> None:
         """Remove a callback; an unknown id raises libvirt's object_event.c error."""
         if self._callbacks.pop(callback_id, None) is None:
-            raise VirError.make(
-                ErrorCode.INVALID_ARG,
-                ErrorDomain.NONE,
-                f"could not find event callback {callback_id} for deletion",
+            raise general_error(
+                ErrorCode.INVALID_ARG, f"could not find event callback {callback_id} for deletion"
             )
 
     def emit(self, net: NetworkRef, event: int, detail: int = 0) -> None:

@@ -10,7 +10,7 @@ from rpcnet.netxml import NetworkDef, PortDef, format_network
 from rpcnet.protocol.values import NetworkRef
 
 from .base import ListFlags
-from .ports import Usage
+from .ports.usage import Usage
 
 
 @dataclass(slots=True, eq=False)

@@ -1,6 +1,8 @@
-"""On-disk state of the in-memory driver: configs, autostart marks, live status.
+"""Where a network service keeps its state: the :class:`Store` protocol, a
+directory on disk (:class:`DiskStore`) or nowhere (:class:`NullStore`).
 
-Layout under the state directory::
+A store holds text the service formats; it never parses XML or decides
+anything. Layout of a :class:`DiskStore` directory::
 
     networks/NAME.xml          persistent definition (what net-dumpxml --inactive shows)
     autostart/NAME             empty marker: start NAME when the driver loads
@@ -12,8 +14,8 @@ reported and removed before a stop is. Every write is atomic (temp file in
 the same directory, fsync, rename, fsync of the directory), so a crash
 leaves either the old or the new file, never a torn one.
 
-All file access goes through :meth:`StateStore.run`, which moves it off the
-event loop; the methods named ``*_sync`` are what it runs.
+Every file access of a :class:`DiskStore` runs off the event loop; the
+methods named ``*_sync`` are what it runs there.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, network_error
 
 log = logging.getLogger(__name__)
 
@@ -79,25 +81,109 @@ def _unlink(path: Path) -> bool:
     return True
 
 
-class StateStore:
-    """The files of one driver's state directory."""
+class Store(Protocol):
+    """What a network service saves, by network name. Each write is whole
+    when it returns, or raises :class:`~rpcnet.errors.VirError` and changed
+    nothing."""
+
+    async def load(self) -> Snapshot | None:
+        """What was saved; None for a store never used before (then it is
+        made ready to use)."""
+        ...
+
+    async def write_config(self, name: str, xml: str) -> None: ...
+
+    async def delete_config(self, name: str) -> None:
+        """Forget the persistent definition and its autostart mark."""
+        ...
+
+    async def set_autostart(self, name: str, autostart: bool) -> None: ...
+
+    async def write_status(self, name: str, xml: str) -> None: ...
+
+    async def delete_status(self, name: str) -> None:
+        """Forget a running network: its status and its ports."""
+        ...
+
+    async def write_port(self, network: str, port_uuid: str, xml: str) -> None: ...
+
+    async def delete_port(self, network: str, port_uuid: str) -> None: ...
+
+
+class NullStore:
+    """Keeps nothing: state lives as long as the service."""
+
+    async def load(self) -> Snapshot | None:
+        return None
+
+    async def write_config(self, name: str, xml: str) -> None:
+        pass
+
+    async def delete_config(self, name: str) -> None:
+        pass
+
+    async def set_autostart(self, name: str, autostart: bool) -> None:
+        pass
+
+    async def write_status(self, name: str, xml: str) -> None:
+        pass
+
+    async def delete_status(self, name: str) -> None:
+        pass
+
+    async def write_port(self, network: str, port_uuid: str, xml: str) -> None:
+        pass
+
+    async def delete_port(self, network: str, port_uuid: str) -> None:
+        pass
+
+
+class DiskStore:
+    """The files of one service's state directory."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = Path(root)
 
     def _path(self, kind: str, name: str, suffix: str = ".xml") -> Path:
         return self.root / kind / f"{name}{suffix}"
 
-    async def run(self, func: Callable[[], T]) -> T:
+    async def _run(self, func: Callable[..., T], *args: str | bool) -> T:
         """Run a file operation off the event loop; OSError becomes a VirError."""
         try:
-            return await asyncio.to_thread(func)
+            return await asyncio.to_thread(func, *args)
         except OSError as exc:
-            raise VirError.make(
+            raise network_error(
                 ErrorCode.SYSTEM_ERROR,
-                ErrorDomain.NETWORK,
                 f"cannot update state under '{self.root}': {exc.strerror or exc}",
             ) from exc
+
+    # -- the Store protocol --------------------------------------------------
+
+    async def load(self) -> Snapshot | None:
+        fresh = await self._run(self.is_fresh)
+        await self._run(self.init_sync)
+        return None if fresh else await self._run(self.load_sync)
+
+    async def write_config(self, name: str, xml: str) -> None:
+        await self._run(self.write_config_sync, name, xml)
+
+    async def delete_config(self, name: str) -> None:
+        await self._run(self.delete_config_sync, name)
+
+    async def set_autostart(self, name: str, autostart: bool) -> None:
+        await self._run(self.set_autostart_sync, name, autostart)
+
+    async def write_status(self, name: str, xml: str) -> None:
+        await self._run(self.write_status_sync, name, xml)
+
+    async def delete_status(self, name: str) -> None:
+        await self._run(self.delete_status_sync, name)
+
+    async def write_port(self, network: str, port_uuid: str, xml: str) -> None:
+        await self._run(self.write_port_sync, network, port_uuid, xml)
+
+    async def delete_port(self, network: str, port_uuid: str) -> None:
+        await self._run(self.delete_port_sync, network, port_uuid)
 
     # -- setup and load ----------------------------------------------------
 

@@ -13,7 +13,19 @@ from enum import IntEnum, StrEnum
 from typing import Self
 
 
-class ForwardMode(StrEnum):
+class _Word(StrEnum):
+    """A word of libvirt's XML."""
+
+    @classmethod
+    def lookup(cls, name: str) -> Self | None:
+        """The member spelled ``name``; None for a word libvirt does not know."""
+        try:
+            return cls(name)
+        except ValueError:
+            return None
+
+
+class ForwardMode(_Word):
     """``<forward mode=...>``; an isolated network has no forward mode (None)."""
 
     NAT = "nat"
@@ -24,14 +36,6 @@ class ForwardMode(StrEnum):
     VEPA = "vepa"
     PASSTHROUGH = "passthrough"
     HOSTDEV = "hostdev"
-
-    @classmethod
-    def lookup(cls, name: str) -> ForwardMode | None:
-        """The mode called ``name``; None for a name libvirt does not know."""
-        return _FORWARD_MODES.get(name)
-
-
-_FORWARD_MODES = {mode.value: mode for mode in ForwardMode}
 
 #: modes of a network that routes IP itself: it has addresses on its bridge
 _ROUTED = frozenset({ForwardMode.NAT, ForwardMode.ROUTE, ForwardMode.OPEN})
@@ -66,20 +70,13 @@ def is_macvtap(mode: ForwardMode | None) -> bool:
     return mode in _DEVICE_POOL and mode is not ForwardMode.HOSTDEV
 
 
-class MacvtapMode(StrEnum):
+class MacvtapMode(_Word):
     """The ``mode`` of a port's ``<plug type='direct'>``; VEPA when not given."""
 
     VEPA = "vepa"
     PRIVATE = "private"
     BRIDGE = "bridge"
     PASSTHROUGH = "passthrough"
-
-    @classmethod
-    def lookup(cls, name: str) -> MacvtapMode | None:
-        return _MACVTAP_MODES.get(name)
-
-
-_MACVTAP_MODES = {mode.value: mode for mode in MacvtapMode}
 
 
 class _CliNamed(IntEnum):

@@ -10,7 +10,7 @@ import pytest
 from rpcnet.client import NetworkEvent, Networks
 from rpcnet.client.driver import ReconnectPolicy
 from rpcnet.driver.base import ListFlags, UpdateCommand, UpdateFlags, UpdateSection
-from rpcnet.driver.memory import MemoryDriver
+from rpcnet.driver.service import open_memory
 from rpcnet.errors import ErrorCode, VirError
 
 XML = ("<network><name>local1</name><bridge name='virbr88'/>"
@@ -23,7 +23,7 @@ PORT = ("<networkport><uuid>3f1d0b1e-2a4b-4c6d-8e9f-0a1b2c3d4e88</uuid><owner><n
 
 @pytest.fixture
 async def hv() -> Networks:
-    return Networks(await MemoryDriver.open("network", None))
+    return Networks(await open_memory("network"))
 
 
 async def test_network_objects_over_a_local_driver(hv: Networks) -> None:

@@ -1,4 +1,4 @@
-"""MemoryDriver: lifecycle, uniqueness, listing, events, update, XML, as
+"""NetworkService: lifecycle, uniqueness, listing, events, update, XML, as
 libvirt 9.0's bridge driver (and, where it differs, test:///default) answers."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from rpcnet.driver.base import ListFlags, UpdateFlags
-from rpcnet.driver.flavor import TEST_DEFAULT_UUID
-from rpcnet.driver.memory import MemoryDriver
+from rpcnet.driver.policy import TEST_DEFAULT_UUID
+from rpcnet.driver.service import NetworkService, open_memory
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol.values import NetworkRef
 
@@ -37,13 +37,13 @@ async def raises(coro: Any, code: int, domain: int, message: str) -> VirError:
 
 
 @pytest.fixture
-def drv() -> MemoryDriver:
-    return MemoryDriver("network")
+async def drv() -> NetworkService:
+    return await open_memory("network")
 
 
 @pytest.fixture
-def test_drv() -> MemoryDriver:
-    return MemoryDriver("test")
+async def test_drv() -> NetworkService:
+    return await open_memory("test")
 
 
 class Events:
@@ -57,7 +57,7 @@ class Events:
 # -- fresh state ---------------------------------------------------------------
 
 
-async def test_network_flavor_default(drv: MemoryDriver) -> None:
+async def test_network_flavor_default(drv: NetworkService) -> None:
     ref = await drv.network_lookup_by_name("default")
     assert await drv.connect_get_type() == "network"
     assert await drv.network_is_active(ref)
@@ -74,7 +74,7 @@ async def test_network_flavor_default(drv: MemoryDriver) -> None:
     assert "<range start='192.168.122.2' end='192.168.122.254'/>" in xml
 
 
-async def test_test_flavor_default(test_drv: MemoryDriver) -> None:
+async def test_test_flavor_default(test_drv: NetworkService) -> None:
     ref = await test_drv.network_lookup_by_name("default")
     assert ref.uuid == TEST_DEFAULT_UUID.bytes
     assert await test_drv.connect_get_type() == "TEST"
@@ -86,7 +86,7 @@ async def test_test_flavor_default(test_drv: MemoryDriver) -> None:
     assert "<bridge name='virbr0' stp='on' delay='0'/>" in xml
 
 
-async def test_unsupported_connection_calls(drv: MemoryDriver) -> None:
+async def test_unsupported_connection_calls(drv: NetworkService) -> None:
     await raises(
         drv.connect_get_version(),
         ErrorCode.NO_SUPPORT,
@@ -98,7 +98,7 @@ async def test_unsupported_connection_calls(drv: MemoryDriver) -> None:
 # -- lifecycle -----------------------------------------------------------------
 
 
-async def test_define_start_destroy_undefine(drv: MemoryDriver) -> None:
+async def test_define_start_destroy_undefine(drv: NetworkService) -> None:
     ref = await drv.network_define_xml(net_xml("n1", U1, ip(1)))
     assert ref == NetworkRef("n1", uuid.UUID(U1).bytes)
     assert not await drv.network_is_active(ref)
@@ -134,7 +134,7 @@ async def test_define_start_destroy_undefine(drv: MemoryDriver) -> None:
     )
 
 
-async def test_transient_network(drv: MemoryDriver) -> None:
+async def test_transient_network(drv: NetworkService) -> None:
     ref = await drv.network_create_xml(net_xml("t1", U1, ip(1)))
     assert await drv.network_is_active(ref)
     assert not await drv.network_is_persistent(ref)
@@ -155,7 +155,7 @@ async def test_transient_network(drv: MemoryDriver) -> None:
         await drv.network_lookup_by_uuid(ref.uuid)
 
 
-async def test_define_of_running_network_waits_for_restart(drv: MemoryDriver) -> None:
+async def test_define_of_running_network_waits_for_restart(drv: NetworkService) -> None:
     ref = await drv.network_define_xml(net_xml("n1", U1, ip(1)))
     await drv.network_create(ref)
     await drv.network_define_xml(net_xml("n1", U1, ip(2)))
@@ -166,7 +166,7 @@ async def test_define_of_running_network_waits_for_restart(drv: MemoryDriver) ->
     assert "10.0.2.1" in await drv.network_get_xml_desc(ref, 0)
 
 
-async def test_define_makes_running_transient_persistent(drv: MemoryDriver) -> None:
+async def test_define_makes_running_transient_persistent(drv: NetworkService) -> None:
     ref = await drv.network_create_xml(net_xml("t1", U1, ip(1)))
     await drv.network_define_xml(net_xml("t1", U1, ip(1)))
     assert await drv.network_is_persistent(ref)
@@ -174,7 +174,7 @@ async def test_define_makes_running_transient_persistent(drv: MemoryDriver) -> N
     assert not await drv.network_is_active(ref)
 
 
-async def test_undefine_running_makes_transient(drv: MemoryDriver) -> None:
+async def test_undefine_running_makes_transient(drv: NetworkService) -> None:
     ref = await drv.network_define_xml(net_xml("n1", U1, ip(1)))
     await drv.network_set_autostart(ref, True)
     await drv.network_create(ref)
@@ -187,7 +187,7 @@ async def test_undefine_running_makes_transient(drv: MemoryDriver) -> None:
     assert await drv.connect_list_all_networks(0) == [await drv.network_lookup_by_name("default")]
 
 
-async def test_create_xml_starts_an_inactive_persistent_network(drv: MemoryDriver) -> None:
+async def test_create_xml_starts_an_inactive_persistent_network(drv: NetworkService) -> None:
     ref = await drv.network_define_xml(net_xml("n1", U1, ip(1)))
     await drv.network_create_xml(net_xml("n1", U1, ip(3)))
     assert await drv.network_is_persistent(ref)
@@ -198,7 +198,7 @@ async def test_create_xml_starts_an_inactive_persistent_network(drv: MemoryDrive
 # -- uniqueness ----------------------------------------------------------------
 
 
-async def test_name_and_uuid_conflicts(drv: MemoryDriver) -> None:
+async def test_name_and_uuid_conflicts(drv: NetworkService) -> None:
     await drv.network_define_xml(net_xml("n1", U1))
     await drv.network_define_xml(net_xml("n1", U1))  # same name and uuid: update
     await raises(
@@ -229,7 +229,7 @@ async def test_name_and_uuid_conflicts(drv: MemoryDriver) -> None:
     )
 
 
-async def test_bridge_names(drv: MemoryDriver) -> None:
+async def test_bridge_names(drv: NetworkService) -> None:
     await raises(
         drv.network_define_xml(net_xml("n1", extra="<bridge name='virbr0'/>")),
         ErrorCode.INTERNAL_ERROR,
@@ -246,7 +246,7 @@ async def test_bridge_names(drv: MemoryDriver) -> None:
     await drv.network_define_xml(await drv.network_get_xml_desc(b, 0))
 
 
-async def test_subnet_overlap_refused_at_start(drv: MemoryDriver) -> None:
+async def test_subnet_overlap_refused_at_start(drv: NetworkService) -> None:
     ref = await drv.network_define_xml(
         net_xml("n1", extra="<ip address='192.168.122.7' prefix='28'/>")
     )
@@ -265,7 +265,7 @@ async def test_subnet_overlap_refused_at_start(drv: MemoryDriver) -> None:
 # -- test flavor quirks ----------------------------------------------------------
 
 
-async def test_test_flavor_lifecycle_quirks(test_drv: MemoryDriver) -> None:
+async def test_test_flavor_lifecycle_quirks(test_drv: NetworkService) -> None:
     d = test_drv
     ref = await d.network_lookup_by_name("default")
     await raises(
@@ -309,7 +309,7 @@ async def test_test_flavor_lifecycle_quirks(test_drv: MemoryDriver) -> None:
 
 
 async def test_test_flavor_never_applies_a_redefinition_made_while_running(
-    test_drv: MemoryDriver,
+    test_drv: NetworkService,
 ) -> None:
     d = test_drv
     ref = await d.network_lookup_by_name("default")
@@ -323,7 +323,7 @@ async def test_test_flavor_never_applies_a_redefinition_made_while_running(
 # -- listing -------------------------------------------------------------------
 
 
-async def test_list_filters(drv: MemoryDriver) -> None:
+async def test_list_filters(drv: NetworkService) -> None:
     inactive = await drv.network_define_xml(net_xml("inactive", U1))
     transient = await drv.network_create_xml(net_xml("transient", U2, ip(5)))
     default = await drv.network_lookup_by_name("default")
@@ -367,7 +367,7 @@ async def test_list_filters(drv: MemoryDriver) -> None:
         (lambda d, r: d.network_port_create_xml(r, "", 4), "networkPortCreateXML"),
     ],
 )
-async def test_unknown_flags(drv: MemoryDriver, call: Any, function: str) -> None:
+async def test_unknown_flags(drv: NetworkService, call: Any, function: str) -> None:
     ref = await drv.network_lookup_by_name("default")
     with pytest.raises(VirError) as info:
         await call(drv, ref)
@@ -381,7 +381,7 @@ async def test_unknown_flags(drv: MemoryDriver, call: Any, function: str) -> Non
     assert err.message.endswith(f"in function {function}")
 
 
-async def test_negative_maxnames(drv: MemoryDriver) -> None:
+async def test_negative_maxnames(drv: NetworkService) -> None:
     with pytest.raises(VirError) as info:
         await drv.connect_list_networks(-1)
     assert info.value.code == ErrorCode.INVALID_ARG
@@ -390,7 +390,7 @@ async def test_negative_maxnames(drv: MemoryDriver) -> None:
 # -- events --------------------------------------------------------------------
 
 
-async def test_lifecycle_events(drv: MemoryDriver) -> None:
+async def test_lifecycle_events(drv: NetworkService) -> None:
     everything, only_n1 = Events(), Events()
     assert await drv.connect_network_event_register_any(0, None, everything) == 0
     n1 = await drv.network_define_xml(net_xml("n1", U1, ip(1)))
@@ -421,7 +421,7 @@ async def test_lifecycle_events(drv: MemoryDriver) -> None:
     assert await drv.connect_network_event_register_any(0, None, everything) == 2
 
 
-async def test_failing_callback_does_not_break_others(drv: MemoryDriver) -> None:
+async def test_failing_callback_does_not_break_others(drv: NetworkService) -> None:
     def boom(*_: object) -> None:
         raise RuntimeError("callback bug")
 
@@ -433,7 +433,7 @@ async def test_failing_callback_does_not_break_others(drv: MemoryDriver) -> None
     assert await drv.network_is_persistent(ref)
 
 
-async def test_unknown_event_id(drv: MemoryDriver) -> None:
+async def test_unknown_event_id(drv: NetworkService) -> None:
     await raises(
         drv.connect_network_event_register_any(1, None, Events()),
         ErrorCode.INVALID_ARG,
@@ -447,7 +447,7 @@ async def test_unknown_event_id(drv: MemoryDriver) -> None:
 HOST = "<host mac='52:54:00:00:00:09' ip='192.168.122.9'/>"
 
 
-async def test_update_current_live_config(drv: MemoryDriver) -> None:
+async def test_update_current_live_config(drv: NetworkService) -> None:
     ref = await drv.network_lookup_by_name("default")
     await drv.network_update(ref, 3, 4, -1, HOST, 0)  # current = live on a running network
     assert "192.168.122.9" in await drv.network_get_xml_desc(ref, 0)
@@ -467,7 +467,7 @@ async def test_update_current_live_config(drv: MemoryDriver) -> None:
     )
 
 
-async def test_update_config_of_transient_refused(drv: MemoryDriver) -> None:
+async def test_update_config_of_transient_refused(drv: NetworkService) -> None:
     ref = await drv.network_create_xml(
         net_xml("t", U1, "<ip address='10.9.9.1' prefix='24'><dhcp/></ip>")
     )
@@ -479,7 +479,7 @@ async def test_update_config_of_transient_refused(drv: MemoryDriver) -> None:
     )
 
 
-async def test_failed_update_keeps_definition(drv: MemoryDriver) -> None:
+async def test_failed_update_keeps_definition(drv: NetworkService) -> None:
     ref = await drv.network_lookup_by_name("default")
     live = await drv.network_get_xml_desc(ref, 0)
     config = await drv.network_get_xml_desc(ref, 1)
@@ -493,7 +493,7 @@ async def test_failed_update_keeps_definition(drv: MemoryDriver) -> None:
 # -- concurrency ---------------------------------------------------------------
 
 
-async def test_concurrent_defines_of_one_name(drv: MemoryDriver) -> None:
+async def test_concurrent_defines_of_one_name(drv: NetworkService) -> None:
     xmls = [net_xml("race", str(uuid.uuid4())) for _ in range(10)]
     results = await asyncio.gather(
         *(drv.network_define_xml(x) for x in xmls), return_exceptions=True
@@ -504,7 +504,7 @@ async def test_concurrent_defines_of_one_name(drv: MemoryDriver) -> None:
     )
 
 
-async def test_concurrent_creates_get_distinct_bridges(drv: MemoryDriver) -> None:
+async def test_concurrent_creates_get_distinct_bridges(drv: NetworkService) -> None:
     refs = await asyncio.gather(
         *(drv.network_create_xml(net_xml(f"c{i}", extra=ip(i))) for i in range(8))
     )

@@ -1,7 +1,7 @@
-"""MemoryDriver("test") against the real libvirt 9.0 test:///default driver.
+"""NetworkService("test") against the real libvirt 9.0 test:///default driver.
 
 The same script of calls runs in-process in /usr/bin/python3 (libvirt's
-python bindings, test:///default) and against a fresh MemoryDriver; every
+python bindings, test:///default) and against a fresh NetworkService; every
 answer and every error (code, domain, message) must be the same. Network
 order is compared sorted: libvirt returns its hash-table order.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rpcnet.driver.memory import MemoryDriver
+from rpcnet.driver.service import NetworkService, open_memory
 from rpcnet.errors import VirError
 from rpcnet.protocol.values import NetworkRef
 from tests.peers.virsh import python_json
@@ -111,7 +111,7 @@ print(json.dumps(out))
 """
 
 
-async def run_ours(drv: MemoryDriver, op: str, name: str | None, args: list[Any]) -> Any:
+async def run_ours(drv: NetworkService, op: str, name: str | None, args: list[Any]) -> Any:
     ref: NetworkRef | None = None
     if name is not None and op != "lookup":
         ref = await drv.network_lookup_by_name(name)
@@ -154,7 +154,7 @@ async def run_ours(drv: MemoryDriver, op: str, name: str | None, args: list[Any]
 
 async def test_same_answers_as_libvirt_test_driver(system_python: str) -> None:
     theirs = python_json(LIBVIRT_SIDE, json.dumps(SCRIPT))
-    drv = MemoryDriver("test")
+    drv = await open_memory("test")
     ours = []
     for op, name, args in SCRIPT:
         try:

@@ -1,4 +1,4 @@
-"""MemoryDriver (network flavor) with the forward modes that use the host's
+"""NetworkService (network flavor) with the forward modes that use the host's
 devices, and the bridge driver's checks of the newer network XML parts; the
 same behaviour is compared with libvirtd in tests/integration/test_virsh.py."""
 
@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from rpcnet.driver.backend import NullBackend
 from rpcnet.driver.base import PortCreateFlags, UpdateFlags
-from rpcnet.driver.memory import MemoryDriver
+from rpcnet.driver.service import NetworkService
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.netxml import PciAddress
 from rpcnet.protocol.values import NetworkRef, ParamType, PortRef, TypedParam
@@ -24,19 +25,19 @@ def port_xml(index: int, extra: str = "") -> str:
     )
 
 
-class FakeSriov(MemoryDriver):
+class FakeSriov(NullBackend):
     """A host whose eth0 has two virtual functions, the second without a netdev."""
 
-    def _virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
+    def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return [(VF1, "eth0v1"), (VF2, None)] if pf == "eth0" else []
 
-    def _is_virtual_function(self, addr: PciAddress) -> bool:
+    def is_virtual_function(self, addr: PciAddress) -> bool:
         return addr in (VF1, VF2)
 
 
 @pytest.fixture
-def drv() -> MemoryDriver:
-    return FakeSriov("network")
+async def drv() -> NetworkService:
+    return await NetworkService.open("network", backend=FakeSriov())
 
 
 async def error_of(call: object) -> VirError:
@@ -45,7 +46,7 @@ async def error_of(call: object) -> VirError:
     return info.value
 
 
-async def start(drv: MemoryDriver, body: str, attrs: str = "") -> NetworkRef:
+async def start(drv: NetworkService, body: str, attrs: str = "") -> NetworkRef:
     ref = await drv.network_define_xml_flags(f"<network{attrs}><name>n</name>{body}</network>", 0)
     await drv.network_create(ref)
     return ref
@@ -103,7 +104,7 @@ async def start(drv: MemoryDriver, body: str, attrs: str = "") -> NetworkRef:
         ),
     ],
 )
-async def test_bridge_driver_refuses(drv: MemoryDriver, body: str, message: str) -> None:
+async def test_bridge_driver_refuses(drv: NetworkService, body: str, message: str) -> None:
     xml = f"<network><name>n</name>{body}</network>"
     err = await error_of(drv.network_define_xml_flags(xml, 0))
     assert (err.code, err.message) == (
@@ -112,7 +113,7 @@ async def test_bridge_driver_refuses(drv: MemoryDriver, body: str, message: str)
     )
 
 
-async def test_direct_ports_take_the_least_used_device(drv: MemoryDriver) -> None:
+async def test_direct_ports_take_the_least_used_device(drv: NetworkService) -> None:
     ref = await start(
         drv,
         "<forward mode='vepa'><interface dev='eth1'/><interface dev='eth2'/></forward>"
@@ -139,7 +140,7 @@ async def test_direct_ports_take_the_least_used_device(drv: MemoryDriver) -> Non
     assert "connections" not in await drv.network_get_xml_desc(ref, 0)
 
 
-async def test_exclusive_modes_need_an_unused_device(drv: MemoryDriver) -> None:
+async def test_exclusive_modes_need_an_unused_device(drv: NetworkService) -> None:
     ref = await start(drv, "<forward mode='passthrough'><interface dev='eth1'/></forward>")
     await drv.network_port_create_xml(ref, port_xml(1), 0)
     err = await error_of(drv.network_port_create_xml(ref, port_xml(2), 0))
@@ -149,7 +150,7 @@ async def test_exclusive_modes_need_an_unused_device(drv: MemoryDriver) -> None:
     )
 
 
-async def test_pf_pools_come_from_its_virtual_functions(drv: MemoryDriver) -> None:
+async def test_pf_pools_come_from_its_virtual_functions(drv: NetworkService) -> None:
     ref = await start(drv, "<forward mode='hostdev' managed='yes'><pf dev='eth0'/></forward>")
     assert "<pf dev='eth0'/>" in await drv.network_get_xml_desc(ref, 0)
     port = await drv.network_port_create_xml(ref, port_xml(1), 0)
@@ -176,7 +177,7 @@ async def test_pf_pools_come_from_its_virtual_functions(drv: MemoryDriver) -> No
     assert err.message == "internal error: No usable Vf's present on SRIOV PF eth5"
 
 
-async def test_reclaimed_ports_must_fit_the_pool(drv: MemoryDriver) -> None:
+async def test_reclaimed_ports_must_fit_the_pool(drv: NetworkService) -> None:
     ref = await start(drv, "<forward mode='private'><interface dev='eth1'/></forward>")
     plug = "<plug type='direct' dev='eth1' mode='private'/>"
     port = await drv.network_port_create_xml(ref, port_xml(1, plug), PortCreateFlags.RECLAIM)
@@ -191,7 +192,7 @@ async def test_reclaimed_ports_must_fit_the_pool(drv: MemoryDriver) -> None:
     )
 
 
-async def test_virtualports_merge_and_are_checked(drv: MemoryDriver) -> None:
+async def test_virtualports_merge_and_are_checked(drv: NetworkService) -> None:
     ref = await start(
         drv,
         "<forward mode='bridge'/><bridge name='ovsbr0'/><virtualport type='openvswitch'/>"
@@ -213,7 +214,7 @@ async def test_virtualports_merge_and_are_checked(drv: MemoryDriver) -> None:
     )
 
 
-async def test_running_nat_networks_show_the_masquerade_ports(drv: MemoryDriver) -> None:
+async def test_running_nat_networks_show_the_masquerade_ports(drv: NetworkService) -> None:
     ref = await start(
         drv,
         "<forward mode='nat'/><bridge name='vb1'/>"
@@ -232,7 +233,7 @@ async def test_running_nat_networks_show_the_masquerade_ports(drv: MemoryDriver)
     )
 
 
-async def test_a_firewalld_zone_cannot_be_honoured(drv: MemoryDriver) -> None:
+async def test_a_firewalld_zone_cannot_be_honoured(drv: NetworkService) -> None:
     ref = await drv.network_define_xml_flags(
         "<network><name>z</name><bridge name='vb2' zone='trusted'/></network>", 0
     )
@@ -243,7 +244,7 @@ async def test_a_firewalld_zone_cannot_be_honoured(drv: MemoryDriver) -> None:
     )
 
 
-async def test_port_floors_share_the_network_inbound_qos(drv: MemoryDriver) -> None:
+async def test_port_floors_share_the_network_inbound_qos(drv: NetworkService) -> None:
     ref = await start(
         drv,
         "<forward mode='nat'/><bridge name='vb3'/><bandwidth><inbound average='100'/>"

@@ -1,4 +1,4 @@
-"""MemoryDriver ports and DHCP leases (network flavor); the test flavor
+"""NetworkService ports and DHCP leases (network flavor); the test flavor
 leaves those slots empty, as test:///default does."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from rpcnet.driver.base import PortCreateFlags
-from rpcnet.driver.memory import MemoryDriver
+from rpcnet.driver.service import NetworkService, open_memory
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol.values import NetworkRef, ParamType, PortRef, TypedParam
 
@@ -22,12 +22,12 @@ def port_xml(port_uuid: str | None = P1, extra: str = "") -> str:
 
 
 @pytest.fixture
-def drv() -> MemoryDriver:
-    return MemoryDriver("network")
+async def drv() -> NetworkService:
+    return await open_memory("network")
 
 
 @pytest.fixture
-async def default(drv: MemoryDriver) -> NetworkRef:
+async def default(drv: NetworkService) -> NetworkRef:
     return await drv.network_lookup_by_name("default")
 
 
@@ -35,7 +35,7 @@ def params(**values: int) -> list[TypedParam]:
     return [TypedParam(k.replace("_", "."), ParamType.UINT, v) for k, v in values.items()]
 
 
-async def test_port_create_list_xml_delete(drv: MemoryDriver, default: NetworkRef) -> None:
+async def test_port_create_list_xml_delete(drv: NetworkService, default: NetworkRef) -> None:
     port = await drv.network_port_create_xml(default, port_xml(), 0)
     assert port == PortRef(default, uuid.UUID(P1).bytes)
     assert await drv.network_list_all_ports(default, 0) == [port]
@@ -55,7 +55,7 @@ async def test_port_create_list_xml_delete(drv: MemoryDriver, default: NetworkRe
     )
 
 
-async def test_port_errors(drv: MemoryDriver, default: NetworkRef) -> None:
+async def test_port_errors(drv: NetworkService, default: NetworkRef) -> None:
     with pytest.raises(VirError) as info:
         await drv.network_port_create_xml(default, port_xml(None), 0)
     assert (info.value.code, info.value.domain, info.value.message) == (
@@ -83,7 +83,7 @@ async def test_port_errors(drv: MemoryDriver, default: NetworkRef) -> None:
 
 
 async def test_ports_need_an_active_network_and_go_with_it(
-    drv: MemoryDriver, default: NetworkRef
+    drv: NetworkService, default: NetworkRef
 ) -> None:
     await drv.network_port_create_xml(default, port_xml(), 0)
     await drv.network_destroy(default)
@@ -99,7 +99,7 @@ async def test_ports_need_an_active_network_and_go_with_it(
     assert await drv.network_list_all_ports(default, 0) == []
 
 
-async def test_port_parameters(drv: MemoryDriver, default: NetworkRef) -> None:
+async def test_port_parameters(drv: NetworkService, default: NetworkRef) -> None:
     port = await drv.network_port_create_xml(default, port_xml(), 0)
     # a port without bandwidth has no parameters (libvirtd 9.0)
     assert await drv.network_port_get_parameters(port, 0) == []
@@ -131,7 +131,7 @@ async def test_port_parameters(drv: MemoryDriver, default: NetworkRef) -> None:
     assert info.value.message == ("unsupported flags (0x1) in function networkPortGetParameters")
 
 
-async def test_dhcp_leases(drv: MemoryDriver, default: NetworkRef) -> None:
+async def test_dhcp_leases(drv: NetworkService, default: NetworkRef) -> None:
     assert await drv.network_get_dhcp_leases(default, None, 0) == []
     assert await drv.network_get_dhcp_leases(default, "52:54:00:aa:bb:cc", 0) == []
     with pytest.raises(VirError) as info:
@@ -140,7 +140,7 @@ async def test_dhcp_leases(drv: MemoryDriver, default: NetworkRef) -> None:
 
 
 async def test_test_flavor_has_no_ports_or_leases() -> None:
-    drv = MemoryDriver("test")
+    drv = await open_memory("test")
     ref = await drv.network_lookup_by_name("default")
     calls = {
         "virNetworkGetDHCPLeases": drv.network_get_dhcp_leases(ref, None, 0),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from rpcnet.cli.console.context import Context, Failed
 from rpcnet.cli.console.grammar import CommandDef, Handler, Kind, Opt, Options
 from rpcnet.driver.base import ListFlags, UpdateFlags, XmlFlags
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, general_error
 from rpcnet.netxml.vocabulary import UpdateCommand, UpdateSection
 from rpcnet.protocol.values import DhcpLease, NetworkRef
 
@@ -147,8 +147,7 @@ def dump_xml(ctx: Context, xml: str, o: Options) -> bool:
 
     text = select(xml, xpath, wrap=o.flag("wrap"))
     if text is None:
-        ctx.last_error = VirError.make(ErrorCode.INTERNAL_ERROR, ErrorDomain.NONE,
-                                       f"Incorrect xpath '{xpath}'")
+        ctx.last_error = general_error(ErrorCode.INTERNAL_ERROR, f"Incorrect xpath '{xpath}'")
         return False
     ctx.out.text(text)
     return True

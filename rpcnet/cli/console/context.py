@@ -12,7 +12,7 @@ from uuid import UUID
 
 from rpcnet.cli.console.output import Sink
 from rpcnet.client.driver import RemoteDriver
-from rpcnet.errors import VirError
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol.values import NetworkRef, PortRef
 
 T = TypeVar("T")
@@ -98,10 +98,14 @@ class Context:
             self.last_error = _system_error(f"Failed to read file '{path}'", exc)
             return None
         if len(data) > MAX_XML_FILE:
-            self.last_error = VirError(1, 0, f"File '{path}' is too large")
+            self.last_error = VirError(
+                ErrorCode.INTERNAL_ERROR, ErrorDomain.NONE, f"File '{path}' is too large"
+            )
             return None
         return data.decode("utf-8", errors="replace")
 
 
 def _system_error(what: str, exc: OSError) -> VirError:
-    return VirError(38, 0, f"{what}: {os.strerror(exc.errno or 0)}")
+    # virsh reports it with the bare message: no template, no str1/str2
+    detail = f"{what}: {os.strerror(exc.errno or 0)}"
+    return VirError(ErrorCode.SYSTEM_ERROR, ErrorDomain.NONE, detail)

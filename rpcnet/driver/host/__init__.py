@@ -1,5 +1,5 @@
 """The host backend: real bridges, nftables rules and dnsmasq on Linux.
 
-``driver.HostDriver`` is the entry point; ``tools.Tools`` names the helper
+``backend.HostBackend`` is the entry point; ``tools.Tools`` names the helper
 programs. Nothing is imported here, so naming a tool does not load pyroute2.
 """

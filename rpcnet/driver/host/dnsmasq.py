@@ -19,8 +19,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from rpcnet.errors import ErrorCode, network_error
+
 from .dnsmasq_conf import Paths
-from .errors import system_error
 from .tools import Tools, run
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,18 @@ class Dnsmasq:
         await asyncio.to_thread(self.paths.pid.unlink, missing_ok=True)
         status, err = await run([binary, self._conf_arg])
         if status != 0:
-            raise system_error(f"dnsmasq for network '{self.network}' failed to start: "
-                               f"{err or f'exit status {status}'}")
+            raise network_error(
+                ErrorCode.SYSTEM_ERROR,
+                f"dnsmasq for network '{self.network}' failed to start: "
+                f"{err or f'exit status {status}'}",
+            )
         pid = await asyncio.to_thread(self._read_pid)
         if pid is None:
-            raise system_error(f"dnsmasq for network '{self.network}' wrote no pid file "
-                               f"{self.paths.pid}")
+            raise network_error(
+                ErrorCode.SYSTEM_ERROR,
+                f"dnsmasq for network '{self.network}' wrote no pid file "
+                f"{self.paths.pid}",
+            )
         self.pid = pid
         return pid
 

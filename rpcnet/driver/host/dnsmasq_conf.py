@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, network_error
 from rpcnet.netxml import DhcpRange, DnsSrv, IpDef, LeaseDef, NetworkDef
 
 
@@ -115,9 +115,11 @@ def _ptr_zone(ip: IpDef) -> str:
     step = 8 if ip.family == "ipv4" else 4
     if ip.effective_prefix % step:
         family = "IPv4" if ip.family == "ipv4" else "IPv6"
-        raise VirError.make(ErrorCode.CONFIG_UNSUPPORTED, ErrorDomain.NETWORK,
-                            f"PTR domain for {family} network with prefix "
-                            f"{ip.effective_prefix} cannot be automatically created")
+        raise network_error(
+            ErrorCode.CONFIG_UNSUPPORTED,
+            f"PTR domain for {family} network with prefix "
+            f"{ip.effective_prefix} cannot be automatically created",
+        )
     labels = ip.network.network_address.reverse_pointer.split(".")
     kept = ip.effective_prefix // step
     return ".".join(labels[len(labels) - 2 - kept:])

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
-from .errors import system_error
+from rpcnet.errors import ErrorCode, network_error
 
 T = TypeVar("T")
 
@@ -48,9 +48,9 @@ class Netlink:
             return await loop.run_in_executor(self._pool, lambda: func(self._socket()))
         except NetlinkError as exc:
             code = exc.code if isinstance(exc.code, int) else errno.EIO
-            raise system_error(f"{what}: {os.strerror(code)}") from exc
+            raise network_error(ErrorCode.SYSTEM_ERROR, f"{what}: {os.strerror(code)}") from exc
         except OSError as exc:
-            raise system_error(f"{what}: {exc.strerror or exc}") from exc
+            raise network_error(ErrorCode.SYSTEM_ERROR, f"{what}: {exc.strerror or exc}") from exc
 
     def close(self) -> None:
         def shut() -> None:

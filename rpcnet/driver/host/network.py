@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rpcnet.driver.store import write_atomic
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
-from rpcnet.netxml import BRIDGED_MODES, NetworkDef
+from rpcnet.errors import ErrorCode, network_error
+from rpcnet.netxml import ForwardMode, NetworkDef, makes_bridge
 from rpcnet.protocol.values import DhcpLease
 
 from . import address, bridge, dnsmasq_conf, firewall, leases, route, sysctl
 from .dnsmasq import Dnsmasq
 from .dnsmasq_conf import Paths
-from .errors import internal_error
 from .netlink import Netlink
 from .nft import Nft
 from .runstate import Record, RunDir
@@ -53,14 +52,16 @@ class Host:
 def owned_bridge(netdef: NetworkDef) -> str | None:
     """The bridge rpcnetd creates and deletes for ``netdef``; None in the
     other modes, whose bridge (if any) belongs to the host."""
-    if netdef.forward_mode not in BRIDGED_MODES:
+    if not makes_bridge(netdef.forward_mode):
         return None
     return bridge_of(netdef)
 
 
 def bridge_of(netdef: NetworkDef) -> str:
     if netdef.bridge is None or not netdef.bridge.name:
-        raise internal_error(f"network '{netdef.name}' does not have a bridge name.")
+        raise network_error(
+            ErrorCode.INTERNAL_ERROR, f"network '{netdef.name}' does not have a bridge name."
+        )
     return netdef.bridge.name
 
 
@@ -71,13 +72,15 @@ def _interfaces(netdef: NetworkDef) -> set[address.Interface]:
 def _check_startable(netdef: NetworkDef) -> None:
     """Refuse, before anything is created, what the host backend cannot do
     (the in-memory driver has already made libvirt's own checks)."""
-    if netdef.bandwidth is not None and (netdef.forward_mode in BRIDGED_MODES
-                                         or netdef.forward_mode == "bridge"):
+    if netdef.bandwidth is not None and (makes_bridge(netdef.forward_mode)
+                                         or netdef.forward_mode is ForwardMode.BRIDGE):
         # libvirt's tc setup on the bridge (htb, sfq, u32 policing) for
         # network-wide QoS is not implemented: refuse rather than run unlimited
-        raise VirError.make(ErrorCode.CONFIG_UNSUPPORTED, ErrorDomain.NETWORK,
-                            f"<bandwidth> of network '{netdef.name}' is not supported by "
-                            "the host backend")
+        raise network_error(
+            ErrorCode.CONFIG_UNSUPPORTED,
+            f"<bandwidth> of network '{netdef.name}' is not supported by "
+            "the host backend",
+        )
 
 
 class NetworkRuntime:
@@ -157,7 +160,9 @@ class NetworkRuntime:
         for ip in netdef.ips:
             users = await address.routes_overlapping(self._host.netlink, ip.network)
             if users:
-                raise internal_error(f"Network is already in use by interface {users[0]}")
+                raise network_error(
+                    ErrorCode.INTERNAL_ERROR, f"Network is already in use by interface {users[0]}"
+                )
 
     async def _addresses(self, netdef: NetworkDef, index: int) -> None:
         name = bridge_of(netdef)
@@ -258,9 +263,11 @@ class NetworkRuntime:
         hosts files are re-read on SIGHUP; other dnsmasq changes restart only
         dnsmasq; firewall changes are one transaction."""
         if _interfaces(old) != _interfaces(new) or bridge_of(old) != bridge_of(new):
-            raise VirError.make(ErrorCode.OPERATION_UNSUPPORTED, ErrorDomain.NETWORK,
-                                "changing addresses or the bridge of a running network "
-                                "needs a restart")
+            raise network_error(
+                ErrorCode.OPERATION_UNSUPPORTED,
+                "changing addresses or the bridge of a running network "
+                "needs a restart",
+            )
         if firewall.rules_for(old) != firewall.rules_for(new):
             await self._host.nft.apply(firewall.rules_for(new))
         if not dnsmasq_conf.needed(new):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from rpcnet.errors import ErrorCode, network_error
+
 from . import firewall
-from .errors import system_error
 from .firewall import Ruleset
 from .tools import Tools, capture, run
 
@@ -21,7 +22,10 @@ class Nft:
         nft = self._tools.find("nft")
         status, err = await run([nft, "-f", "-"], stdin=script.encode())
         if status != 0:
-            raise system_error(f"nft failed to apply firewall rules: {err or f'exit {status}'}")
+            raise network_error(
+                ErrorCode.SYSTEM_ERROR,
+                f"nft failed to apply firewall rules: {err or f'exit {status}'}",
+            )
 
     async def chains(self) -> set[str]:
         """Names of the chains in rpcnet's table (empty when there is no table)."""
@@ -30,7 +34,9 @@ class Nft:
         if status != 0:
             if "No such file or directory" in err:
                 return set()
-            raise system_error(f"nft cannot list table {firewall.TABLE}: {err.strip()}")
+            raise network_error(
+                ErrorCode.SYSTEM_ERROR, f"nft cannot list table {firewall.TABLE}: {err.strip()}"
+            )
         items = json.loads(out).get("nftables", [])
         return {item["chain"]["name"] for item in items if "chain" in item}
 

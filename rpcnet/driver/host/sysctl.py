@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from .errors import system_error
+from rpcnet.errors import ErrorCode, network_error
 
 _PROC = Path("/proc/sys/net")
 
@@ -16,7 +16,9 @@ def _write(path: Path, value: str) -> None:
             return
         path.write_text(value + "\n")
     except OSError as exc:
-        raise system_error(f"cannot write '{value}' to {path}: {exc.strerror or exc}") from exc
+        raise network_error(
+            ErrorCode.SYSTEM_ERROR, f"cannot write '{value}' to {path}: {exc.strerror or exc}"
+        ) from exc
 
 
 async def enable_forwarding(versions: set[int]) -> None:

@@ -7,7 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from .errors import system_error
+from rpcnet.errors import ErrorCode, network_error
 
 _SEARCH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -29,8 +29,11 @@ class Tools:
             path = os.environ.get("PATH", "")
             found = shutil.which(wanted, path=f"{path}:{_SEARCH}" if path else _SEARCH)
         if found is None:
-            raise system_error(f"Cannot find {name} binary '{wanted}': "
-                               "No such file or directory (is it installed?)")
+            raise network_error(
+                ErrorCode.SYSTEM_ERROR,
+                f"Cannot find {name} binary '{wanted}': "
+                "No such file or directory (is it installed?)",
+            )
         return found
 
 
