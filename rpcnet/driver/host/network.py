@@ -71,7 +71,7 @@ def _interfaces(netdef: NetworkDef) -> set[address.Interface]:
 
 def _check_startable(netdef: NetworkDef) -> None:
     """Refuse, before anything is created, what the host backend cannot do
-    (the in-memory driver has already made libvirt's own checks)."""
+    (the network service has already made libvirt's own checks)."""
     if netdef.bandwidth is not None and (makes_bridge(netdef.forward_mode)
                                          or netdef.forward_mode is ForwardMode.BRIDGE):
         # libvirt's tc setup on the bridge (htb, sfq, u32 policing) for
