@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from enum import IntEnum, IntFlag
 
 from rpcnet.errors import ErrorDomain, unsupported
-
-# The update vocabulary belongs to netxml; the client's public API also names it from here.
-from rpcnet.netxml.vocabulary import UpdateCommand as UpdateCommand
-from rpcnet.netxml.vocabulary import UpdateSection as UpdateSection
 from rpcnet.protocol.values import DhcpLease, NetworkRef, PortRef, TypedParam
+
+# Declared in rpcnet.vocabulary; the client's public API also names them from here.
+from rpcnet.vocabulary import UpdateCommand as UpdateCommand
+from rpcnet.vocabulary import UpdateSection as UpdateSection
 
 # callback(callback_id, network, event, detail); called on the event loop.
 LifecycleCallback = Callable[[int, NetworkRef, int, int], None]

@@ -4,6 +4,17 @@ Parse, validate, fill defaults, apply ``virNetworkUpdate`` edits and format
 back exactly as libvirt does. Pure functions on strings and dataclasses.
 """
 
+from rpcnet.vocabulary import (
+    ForwardMode,
+    MacvtapMode,
+    UpdateCommand,
+    UpdateSection,
+    is_macvtap,
+    makes_bridge,
+    routes_ip,
+    uses_device_pool,
+)
+
 from .defaults import assign_defaults
 from .format import format_network
 from .model import (
@@ -31,16 +42,6 @@ from .model import (
 from .parse import parse_network
 from .port import PortDef, format_port, parse_port
 from .update import update_network
-from .vocabulary import (
-    ForwardMode,
-    MacvtapMode,
-    UpdateCommand,
-    UpdateSection,
-    is_macvtap,
-    makes_bridge,
-    routes_ip,
-    uses_device_pool,
-)
 
 __all__ = [
     "BandwidthDef",

@@ -14,9 +14,9 @@ import uuid as uuidlib
 from collections.abc import Collection
 
 from rpcnet.errors import ErrorCode, network_error
+from rpcnet.vocabulary import makes_bridge
 
 from .model import BridgeDef, NetworkDef
-from .vocabulary import makes_bridge
 
 _MAC_PREFIX = "52:54:00"
 _MAX_BRIDGES = 10000  # libvirt gives up after as many tries

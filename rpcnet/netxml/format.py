@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rpcnet.vocabulary import ForwardMode, makes_bridge
+
 from .model import (
     DhcpHost,
     DhcpRange,
@@ -22,7 +24,6 @@ from .model import (
     RouteDef,
 )
 from .netdev import format_bandwidth, format_virtualport, format_vlan
-from .vocabulary import ForwardMode, makes_bridge
 from .xmlutil import Attrs, attrs_text, element, escape, text_element
 
 __all__ = ["Attrs", "element", "escape", "format_network", "text_element", "yes_no"]

@@ -11,7 +11,7 @@ import ipaddress
 import uuid as uuidlib
 from dataclasses import dataclass
 
-from .vocabulary import ForwardMode
+from rpcnet.vocabulary import ForwardMode
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

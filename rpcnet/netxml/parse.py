@@ -22,6 +22,7 @@ from rpcnet.errors import (
     network_error,
     xml_domain_error,
 )
+from rpcnet.vocabulary import ForwardMode, routes_ip, uses_device_pool
 
 from ._errors import bad_attr_value, bad_root, missing_name
 from .elements import (
@@ -48,7 +49,6 @@ from .model import (
 from .netdev import parse_bandwidth, parse_virtualport, parse_vlan
 from .schema import validate_schema
 from .validate import check_network
-from .vocabulary import ForwardMode, routes_ip, uses_device_pool
 from .xmlutil import attr, children, parse_uint, parse_xml, strtoul, text_of, uint_attr, yes_no
 
 URL = "(network_definition)"

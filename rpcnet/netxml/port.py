@@ -11,6 +11,7 @@ from typing import Any
 from lxml import etree
 
 from rpcnet.errors import ErrorCode, network_error
+from rpcnet.vocabulary import MacvtapMode
 
 from ._errors import bad_attr_value, bad_root
 from .elements import normalize_mac
@@ -27,7 +28,6 @@ from .netdev import (
 )
 from .parse import DRIVER_NAMES, MAC_TABLE_MANAGERS, parse_pci_address
 from .schema import validate_schema
-from .vocabulary import MacvtapMode
 from .xmlutil import attr, parse_xml, text_of
 from .xmlutil import yes_no as read_yes_no
 

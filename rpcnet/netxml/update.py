@@ -16,6 +16,7 @@ from typing import TypeVar
 from lxml import etree
 
 from rpcnet.errors import ErrorCode, VirError, network_error
+from rpcnet.vocabulary import UpdateCommand, UpdateSection
 
 from .elements import (
     parse_dhcp_host,
@@ -29,7 +30,6 @@ from .format import format_network
 from .model import DhcpHost, DnsDef, DnsHost, DnsSrv, IpDef, NetworkDef
 from .parse import network_from_element, parse_portgroup, refuse_unsupported
 from .validate import check_network
-from .vocabulary import UpdateCommand, UpdateSection
 from .xmlutil import attr, parse_xml
 
 URL = "network_update_xml"

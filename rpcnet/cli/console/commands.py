@@ -16,8 +16,8 @@ from rpcnet.cli.console.context import Context, Failed
 from rpcnet.cli.console.grammar import CommandDef, Handler, Kind, Opt, Options
 from rpcnet.driver.base import ListFlags, UpdateFlags, XmlFlags
 from rpcnet.errors import ErrorCode, general_error
-from rpcnet.netxml.vocabulary import UpdateCommand, UpdateSection
 from rpcnet.protocol.values import DhcpLease, NetworkRef
+from rpcnet.vocabulary import UpdateCommand, UpdateSection
 
 COMMANDS: dict[str, CommandDef] = {}
 NETWORK = Opt("network", Kind.DATA, required=True)

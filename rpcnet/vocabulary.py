@@ -1,10 +1,11 @@
 """The words of libvirt's network API that every layer shares: forward
 modes, macvtap modes and the commands and sections of ``virNetworkUpdate``.
 
-They are declared once, here at the lowest layer that needs them, and used
-by the XML code, the driver and the console alike. Enum members compare
-equal to libvirt's strings and numbers, so they pass unchanged into XML and
-onto the wire.
+They are declared once, here beside :mod:`rpcnet.errors`, and used by the
+XML code (which re-exports them), the driver and the console alike; not in
+:mod:`rpcnet.netxml` itself, whose import loads lxml, which the console
+keeps out of its startup. Enum members compare equal to libvirt's strings
+and numbers, so they pass unchanged into XML and onto the wire.
 """
 
 from __future__ import annotations
