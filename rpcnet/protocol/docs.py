@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from rpcnet.protocol import remote
-from rpcnet.protocol.remote import CallStyle
+from rpcnet.protocol.program import CallStyle
 
 _HANDLER = {
     CallStyle.SESSION: "daemon session",
