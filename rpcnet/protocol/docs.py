@@ -9,6 +9,7 @@ from rpcnet.protocol import remote
 from rpcnet.protocol.program import CallStyle
 
 _HANDLER = {
+    CallStyle.CONNECTION: "the connection (`rpcnet/protocol/connection.py`)",
     CallStyle.SESSION: "daemon session",
     CallStyle.EVENT: "server → client message",
 }

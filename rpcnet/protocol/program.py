@@ -24,6 +24,8 @@ from rpcnet.protocol.xdr import VOID, XdrType
 class CallStyle(Enum):
     """How a procedure's XDR fields map onto whoever answers it."""
 
+    #: answered by the sans-IO connection itself (authentication list, features)
+    CONNECTION = "connection"
     #: answered by the daemon's session (open, close, connection properties, events)
     SESSION = "session"
     #: ``driver.method(*args)``; the result fills the single return field (if any)

@@ -190,7 +190,7 @@ def _proc(
     return Procedure(number, name, args, ret, readonly, style, public_api_name(name), method)
 
 
-S, L = CallStyle.SESSION, CallStyle.LIST_ALL
+C, S, L = CallStyle.CONNECTION, CallStyle.SESSION, CallStyle.LIST_ALL
 
 # Each driver row names its NetworkDriver method (rpcnet/driver/base.py);
 # tests/unit/test_remote_table.py checks that it exists and takes the
@@ -198,9 +198,9 @@ S, L = CallStyle.SESSION, CallStyle.LIST_ALL
 PROCEDURES: tuple[Procedure, ...] = (
     # connection setup and properties
     _proc(66, "AUTH_LIST", ret=_args("auth_list_ret", ("types", array(INT, AUTH_TYPE_LIST_MAX))),
-          style=S),
+          style=C),
     _proc(60, "CONNECT_SUPPORTS_FEATURE", _args("supports_feature_args", ("feature", INT)),
-          _args("supports_feature_ret", ("supported", INT)), style=S),
+          _args("supports_feature_ret", ("supported", INT)), style=C),
     _proc(1, "CONNECT_OPEN", _args("open_args", ("name", OSTRING), ("flags", UINT)), style=S),
     _proc(2, "CONNECT_CLOSE", style=S),
     _proc(3, "CONNECT_GET_TYPE", ret=_args("get_type_ret", ("type", NONNULL_STRING)),

@@ -57,6 +57,8 @@ _EVENT_HEADER = (remote.PROGRAM, remote.VERSION, Proc.NETWORK_EVENT_LIFECYCLE,
                  MessageType.MESSAGE, 1, Status.OK)  # libvirt 9.0 sends events with serial 1
 _LIFECYCLE = remote.BY_NUMBER[Proc.NETWORK_EVENT_LIFECYCLE].args
 _OK, _ERROR = int(Status.OK), int(Status.ERROR)
+#: the session answers the calls the sans-IO connection will answer, until it is used
+_SESSION_STYLES = frozenset({CallStyle.SESSION, CallStyle.CONNECTION})
 
 
 class Session(asyncio.Protocol):
@@ -256,7 +258,7 @@ class Session(asyncio.Protocol):
 
     async def _run(self, header: Header, proc: Procedure, args: tuple[Any, ...]) -> None:
         try:
-            if proc.style is CallStyle.SESSION:
+            if proc.style in _SESSION_STYLES:
                 result = await self._session_call(proc.number, args)
             else:
                 assert self.driver is not None
@@ -453,7 +455,7 @@ _SESSION_HANDLERS: dict[int, Callable[..., Awaitable[Any]]] = {
     Proc.CONNECT_NETWORK_EVENT_DEREGISTER_ANY: Session._deregister_event,
 }
 assert set(_SESSION_HANDLERS) == {
-    p.number for p in remote.PROCEDURES if p.style is CallStyle.SESSION}
+    p.number for p in remote.PROCEDURES if p.style in _SESSION_STYLES}
 
 
 def _describe_peer(transport: asyncio.Transport) -> str:
