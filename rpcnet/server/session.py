@@ -1,16 +1,23 @@
-"""One client connection: framing, the handshake, dispatch, events, keepalive.
+"""One client of the daemon: an asyncio adapter over a sans-IO server connection.
 
-Theory of operation: bytes go into a :class:`Framer`; each whole message is
-looked up in the REMOTE table, checked (connection open, read-only), decoded
-and run. A call runs eagerly, inside ``data_received``: most driver calls
-(lookups, lists, XML) never suspend, and those are answered at once without
-a task. Only a call that suspends becomes a task, so up to
-``max_client_requests`` such calls of one client run at once; beyond that
-the session stops reading from the socket until one finishes, as libvirtd
-does. Every call gets exactly one reply with its serial, an error reply if
-anything fails. The replies to all the calls of one chunk of input go out in
-one write. A malformed frame closes only this client. Keepalive PINGs start
-once the client has asked for the keepalive feature.
+Theory of operation: the transport's bytes go into a
+:class:`~rpcnet.protocol.connection.ServerConnection` for the REMOTE
+program, which answers by itself everything the protocol decides
+(keepalive, the authentication list and features, unknown programs and
+procedures, undecodable payloads, calls before open, write calls on a
+read-only connection, oversized frames) and hands out the calls left. A
+call runs eagerly, inside ``data_received``: most driver calls (lookups,
+lists, XML) never suspend, and those are answered at once without a task.
+Only a call that suspends becomes a task, so up to ``max_client_requests``
+such calls of one client run at once; beyond that the session stops asking
+the connection for calls and stops reading from the transport until one
+finishes, as libvirtd does. Every call gets exactly one reply with its
+serial, an error reply if anything fails. The replies to all the calls of
+one chunk of input go out in one write. The session answers open, close,
+the connection's properties and event registrations itself, and hands
+every other call to the driver the open chose (``dispatch.call_driver``).
+
+Nothing here assumes a socket: any ``asyncio.Transport`` carries a session.
 """
 
 from __future__ import annotations
@@ -21,54 +28,49 @@ import socket
 import struct
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError, internal_error, rpc_error
-from rpcnet.protocol import keepalive, remote
-from rpcnet.protocol.keepalive import KeepaliveAction, KeepaliveTimer
-from rpcnet.protocol.message import (
-    FrameError,
-    Framer,
-    Header,
-    Message,
-    MessageType,
-    Status,
-    encode_frame,
-    reply_frame,
-)
-from rpcnet.protocol.remote import CallStyle, Feature, Proc, Procedure
+from rpcnet.protocol import remote
+from rpcnet.protocol.connection import CLOSED_BY_CLIENT, Call, ServerConnection
+from rpcnet.protocol.remote import CallStyle, Proc
 from rpcnet.protocol.values import NetworkRef
-from rpcnet.protocol.xdr import XdrError
+from rpcnet.server.config import ServerConfig
 from rpcnet.server.dispatch import call_driver
 from rpcnet.server.uri import resolve_open_name
 
 if TYPE_CHECKING:
     from rpcnet.driver.base import NetworkDriver
-    from rpcnet.server.daemon import Server
 
 log = logging.getLogger("rpcnet.server")
 
 LIB_VERSION = 9_000_000
-_PRE_OPEN = frozenset({Proc.AUTH_LIST, Proc.CONNECT_SUPPORTS_FEATURE, Proc.CONNECT_OPEN,
-                       67, 68, 69, 70})
-_FEATURES_ALWAYS = frozenset({Feature.PROGRAM_KEEPALIVE, Feature.REMOTE_EVENT_CALLBACK,
-                              Feature.REMOTE_CLOSE_CALLBACK})
-_EVENT_HEADER = (remote.PROGRAM, remote.VERSION, Proc.NETWORK_EVENT_LIFECYCLE,
-                 MessageType.MESSAGE, 1, Status.OK)  # libvirt 9.0 sends events with serial 1
-_LIFECYCLE = remote.BY_NUMBER[Proc.NETWORK_EVENT_LIFECYCLE].args
-_OK, _ERROR = int(Status.OK), int(Status.ERROR)
-#: the session answers the calls the sans-IO connection will answer, until it is used
-_SESSION_STYLES = frozenset({CallStyle.SESSION, CallStyle.CONNECTION})
+
+
+class SessionServer(Protocol):
+    """What a session needs from the daemon that accepted it."""
+
+    config: ServerConfig
+    #: the daemon runs as root (``network:///system``, not ``/session``)
+    privileged: bool
+
+    def admit(self, session: Session) -> str | None:
+        """Count a new client in; returns why it is refused, or None."""
+
+    def forget(self, session: Session) -> None:
+        """The client is gone."""
+
+    def driver_for(self, key: str) -> NetworkDriver:
+        """The driver a CONNECT_OPEN name selected; raises VirError."""
 
 
 class Session(asyncio.Protocol):
     """The server side of one client connection."""
 
-    def __init__(self, server: Server, *, readonly_socket: bool, secure: bool = True,
+    def __init__(self, server: SessionServer, *, readonly_socket: bool, secure: bool = True,
                  transport_name: str = "unix") -> None:
         self.server = server
-        self.config = server.config
-        self.readonly = readonly_socket
+        self.config = config = server.config
         self.secure = secure
         self.transport_name = transport_name
         self.peer = "?"
@@ -77,7 +79,10 @@ class Session(asyncio.Protocol):
         #: server callback id -> (event id, uuid of the network filter or None)
         self.callbacks: dict[int, tuple[int, bytes | None]] = {}
         self.close_callback = False
-        self._framer = Framer(self.config.max_message)
+        self.conn = ServerConnection(
+            remote.REMOTE, readonly=readonly_socket, max_message=config.max_message,
+            keepalive_interval=config.keepalive_interval,
+            keepalive_count=config.keepalive_count)
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_event_loop()
         self._in_flight = 0
@@ -85,11 +90,12 @@ class Session(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self._batching = False
-        self._out: list[bytes] = []
         self._closing = False
-        self._keepalive: KeepaliveTimer | None = None
-        self._keepalive_handle: asyncio.TimerHandle | None = None
-        self._refusal: VirError | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def readonly(self) -> bool:
+        return self.conn.readonly
 
     # -- transport callbacks ----------------------------------------------
 
@@ -103,13 +109,11 @@ class Session(asyncio.Protocol):
         if refusal is not None:
             # Answer the client's first call with the reason, then drop it.
             log.warning("refusing client %s: %s", self.peer, refusal)
-            self._refusal = rpc_error(refusal)
-            self._loop.call_later(self.config.refusal_grace, self.close)
+            self.conn.refuse(rpc_error(refusal), self._loop.time(), self.config.refusal_grace)
+            self._arm_timer()
 
     def data_received(self, data: bytes) -> None:
-        if self._keepalive is not None:
-            self._keepalive.received(self._loop.time())
-        self._framer.feed(data)
+        self.conn.receive_data(data, self._loop.time())
         self._process()
 
     def eof_received(self) -> bool | None:
@@ -118,8 +122,9 @@ class Session(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         log.info("client disconnected: %s", self.peer)
-        if self._keepalive_handle is not None:
-            self._keepalive_handle.cancel()
+        self.conn.close("connection lost")
+        if self._timer is not None:
+            self._timer.cancel()
         for task in self._tasks:
             task.cancel()
         self.server.forget(self)
@@ -139,33 +144,21 @@ class Session(asyncio.Protocol):
     # -- inbound ----------------------------------------------------------
 
     def _process(self) -> None:
-        framer = self._framer
-        self._batching = True  # replies collect in self._out: one write for the lot
+        conn = self.conn
+        limit = self.config.max_client_requests
+        self._batching = True  # replies collect in the connection: one write for the lot
         try:
-            while not self._closing and self._in_flight < self.config.max_client_requests:
-                try:
-                    message = framer.next_message()
-                except FrameError as exc:
-                    log.warning("closing client %s: %s", self.peer, exc)
-                    self._explain_oversize(framer)
-                    self.close()
-                    return
-                if message is None:
+            while not self._closing and self._in_flight < limit:
+                call = conn.next_event()
+                if call is None:
                     break
-                self._handle(message)
+                self._start(call)
         finally:
             self._batching = False
             self._flush()
+        if self._timer is None:
+            self._arm_timer()  # keepalive starts when the client asks for it
         self._update_reading()
-
-    def _explain_oversize(self, framer: Framer) -> None:
-        """Answer a call too large to accept with the reason, if its header is in."""
-        length, header = framer.pending_length(), framer.pending_header()
-        limit = self.config.max_message + 4
-        if (length is not None and length > limit and header is not None
-                and header.type == MessageType.CALL):
-            self._send_error(header, rpc_error(
-                f"packet {length} bytes received from client too large, want {limit}"))
 
     def _update_reading(self) -> None:
         transport = self._transport
@@ -179,51 +172,7 @@ class Session(asyncio.Protocol):
             self._reading_paused = False
             transport.resume_reading()
 
-    def _handle(self, message: Message) -> None:
-        header = message.header
-        if self._refusal is not None:
-            if header.type == MessageType.CALL:
-                self._send_error(header, self._refusal)
-                self.close()
-            return
-        if header.prog == keepalive.PROGRAM:
-            self._handle_keepalive(header)
-            return
-        if header.type != MessageType.CALL:
-            if header.type == MessageType.CALL_WITH_FDS:
-                # a caller waits for this reply: say why instead of ignoring it
-                self._send_error(header, rpc_error("file descriptor passing is not supported"))
-            else:
-                log.debug("ignoring message of type %d from %s", header.type, self.peer)
-            return
-        if header.prog != remote.PROGRAM or header.vers != remote.VERSION:
-            self._send_error(header, rpc_error(
-                f"Cannot find program {header.prog} version {header.vers}"))
-            return
-        if header.status != Status.OK:
-            self._send_error(header, rpc_error(f"Unexpected message status {header.status}"))
-            return
-        proc = remote.BY_NUMBER.get(header.proc)
-        if proc is None or proc.style is CallStyle.EVENT:
-            self._send_error(header, self._unknown_procedure(header.proc))
-            return
-        try:
-            args = proc.args.decode(message.payload, exact=False)
-        except XdrError as exc:
-            log.info("bad payload for %s from %s: %s", proc.name, self.peer, exc)
-            self._send_error(header, rpc_error("Unable to decode message payload"))
-            return
-        if self.driver is None and proc.number not in _PRE_OPEN:
-            self._send_error(header, internal_error(ErrorDomain.RPC, "connection not open"))
-            return
-        if self.readonly and not proc.readonly:
-            self._send_error(header, VirError.make(
-                ErrorCode.OPERATION_DENIED, ErrorDomain.NETWORK,
-                f"read only access prevents {proc.api}"))
-            return
-        self._start(header, proc, args)
-
-    def _start(self, header: Header, proc: Procedure, args: tuple[Any, ...]) -> None:
+    def _start(self, call: Call) -> None:
         """Run the call up to its first suspension; only then make it a task.
 
         A task costs a loop iteration before it starts and a callback after,
@@ -231,24 +180,15 @@ class Session(asyncio.Protocol):
         first ``await`` that suspends, a driver method runs outside any task
         (``asyncio.current_task()`` is None, so no ``asyncio.timeout`` there).
         """
-        call = self._run(header, proc, args)
+        coro = self._run(call)
         try:
-            awaited = call.send(None)
+            awaited = coro.send(None)
         except StopIteration:
             return  # answered already
         self._in_flight += 1
-        task = self._loop.create_task(_carry_on(call, awaited))
+        task = self._loop.create_task(_carry_on(coro, awaited))
         self._tasks.add(task)
         task.add_done_callback(self._call_done)
-
-    def _unknown_procedure(self, number: int) -> VirError:
-        name = remote.ALL_NAMES.get(number)
-        if name is None or ("EVENT" in name and "REGISTER" not in name):
-            return rpc_error(f"unknown procedure: {number}")
-        if self.driver is None:
-            return internal_error(ErrorDomain.RPC, "connection not open")
-        return VirError.make(ErrorCode.NO_SUPPORT, remote.api_error_domain(name),
-                             remote.public_api_name(name))
 
     def _call_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -256,44 +196,37 @@ class Session(asyncio.Protocol):
         if not self._closing:
             self._process()
 
-    async def _run(self, header: Header, proc: Procedure, args: tuple[Any, ...]) -> None:
+    async def _run(self, call: Call) -> None:
+        proc = call.procedure
         try:
-            if proc.style in _SESSION_STYLES:
-                result = await self._session_call(proc.number, args)
+            if proc.style is CallStyle.SESSION:
+                result = await _SESSION_HANDLERS[proc.number](self, *call.args)
             else:
                 assert self.driver is not None
-                result = await call_driver(proc, self.driver, args)
-            payload = proc.ret.encode(result)
+                result = await call_driver(proc, self.driver, call.args)
+            self.conn.reply(call, result)
         except VirError as err:
-            self._send_error(header, err)
-            return
+            self.conn.reply_error(call, err)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("internal failure in %s for %s", proc.name, self.peer)
-            self._send_error(header, internal_error(
+            self.conn.reply_error(call, internal_error(
                 ErrorDomain.RPC, f"unexpected failure in {proc.api}"))
-            return
-        self._write(reply_frame(header, _OK, payload))
-        if proc.number == Proc.CONNECT_CLOSE:
-            self.close()
+        if not self._batching:
+            self._flush()
 
     # -- procedures the session answers itself ------------------------------
 
-    async def _session_call(self, number: int, args: tuple[Any, ...]) -> Any:
-        return await _SESSION_HANDLERS[number](self, *args)
-
-    async def _auth_list(self) -> Any:
-        return ([0],)  # REMOTE_AUTH_NONE
-
-    async def _feature(self, feature: int) -> Any:
-        return (self._supports_feature(feature),)
-
     async def _connect_open(self, name: str | None, flags: int) -> None:
-        self._open(name, flags)
+        target = resolve_open_name(name, privileged=self.server.privileged)
+        self.driver = self.server.driver_for(target.driver)
+        self.uri = target.uri
+        readonly = self.readonly or remote.REMOTE.opens_readonly((name, flags))
+        log.info("client %s opened %s%s", self.peer, target.uri, " read-only" if readonly else "")
 
     async def _nothing(self) -> None:
-        return None  # CONNECT_CLOSE: the reply is all; the session closes after it
+        return None  # CONNECT_CLOSE: the reply is all; the connection closes after it
 
     async def _get_uri(self) -> Any:
         return (self.uri,)
@@ -311,30 +244,6 @@ class Session(asyncio.Protocol):
         self.close_callback = False
 
     async def _event_register(self, event_id: int, net: NetworkRef | None) -> Any:
-        return (await self._register_event(event_id, net),)
-
-    def _supports_feature(self, feature: int) -> int:
-        if feature == Feature.PROGRAM_KEEPALIVE:
-            self._start_keepalive()
-            return 1
-        if self.driver is None:
-            raise internal_error(ErrorDomain.RPC, "connection not open")
-        if feature in _FEATURES_ALWAYS or feature == Feature.NETWORK_UPDATE_HAS_CORRECT_ORDER:
-            return 1
-        return 0
-
-    def _open(self, name: str | None, flags: int) -> None:
-        if self.driver is not None:
-            raise internal_error(ErrorDomain.RPC, "connection already open")
-        target = resolve_open_name(name, privileged=self.server.privileged)
-        self.driver = self.server.driver_for(target.driver)
-        self.uri = target.uri
-        if flags & 1:  # VIR_CONNECT_RO
-            self.readonly = True
-        log.info("client %s opened %s%s", self.peer, target.uri,
-                 " read-only" if self.readonly else "")
-
-    async def _register_event(self, event_id: int, net: NetworkRef | None) -> int:
         if event_id != 0:
             raise internal_error(ErrorDomain.RPC, f"unsupported network event ID {event_id}")
         key = (event_id, net.uuid if net is not None else None)
@@ -345,7 +254,7 @@ class Session(asyncio.Protocol):
         callback_id = await self.driver.connect_network_event_register_any(
             event_id, net, self._on_lifecycle)
         self.callbacks[callback_id] = key
-        return callback_id
+        return (callback_id,)
 
     async def _deregister_event(self, callback_id: int) -> None:
         if callback_id not in self.callbacks:
@@ -366,58 +275,42 @@ class Session(asyncio.Protocol):
     def _on_lifecycle(self, callback_id: int, net: NetworkRef, event: int, detail: int) -> None:
         if self._closing:
             return
-        payload = _LIFECYCLE.encode((callback_id, net, event, detail))
         # Queue behind the reply of the call that caused the event, as libvirtd does.
-        self._loop.call_soon(self._write, encode_frame(Header(*_EVENT_HEADER), payload))
+        self._loop.call_soon(self._send_event, (callback_id, net, event, detail))
 
-    # -- keepalive --------------------------------------------------------
-
-    def _handle_keepalive(self, header: Header) -> None:
-        if header.type != MessageType.MESSAGE:
+    def _send_event(self, args: tuple[int, NetworkRef, int, int]) -> None:
+        if self._closing:
             return
-        if header.proc == keepalive.PING:
-            self._write(keepalive.PONG_FRAME)
+        self.conn.send_message(Proc.NETWORK_EVENT_LIFECYCLE, args)
+        self._flush()
 
-    def _start_keepalive(self) -> None:
-        if self._keepalive is not None or self.config.keepalive_interval <= 0:
-            return
-        self._keepalive = KeepaliveTimer(self.config.keepalive_interval,
-                                         self.config.keepalive_count, self._loop.time())
-        self._arm_keepalive()
+    # -- time -------------------------------------------------------------
 
-    def _arm_keepalive(self) -> None:
-        assert self._keepalive is not None
-        self._keepalive_handle = self._loop.call_at(self._keepalive.deadline(),
-                                                    self._keepalive_tick)
+    def _arm_timer(self) -> None:
+        due = self.conn.get_timer()
+        if due is not None and not self._closing:
+            self._timer = self._loop.call_at(due, self._on_timer)
 
-    def _keepalive_tick(self) -> None:
-        if self._closing or self._keepalive is None:
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._closing:
             return
-        action = self._keepalive.poll(self._loop.time())
-        if action is KeepaliveAction.DEAD:
-            log.warning("closing client %s: keepalive timeout", self.peer)
-            self.close(abort=True)
-            return
-        if action is KeepaliveAction.SEND_PING:
-            self._write(keepalive.PING_FRAME)
-        self._arm_keepalive()
+        self.conn.handle_timer(self._loop.time())
+        self._flush()
+        self._arm_timer()
 
     # -- outbound ---------------------------------------------------------
 
-    def _send_error(self, header: Header, err: VirError) -> None:
-        self._write(reply_frame(header, _ERROR, remote.encode_error(err)))
-
-    def _write(self, frame: bytes) -> None:
-        if self._batching:
-            self._out.append(frame)
-        else:
-            self._send(frame)
-
     def _flush(self) -> None:
-        out = self._out
-        if out:
-            self._out = []
-            self._send(out[0] if len(out) == 1 else b"".join(out))
+        """Write what the connection queued; close if the connection ended."""
+        data = self.conn.data_to_send()
+        if data:
+            self._send(data)
+        closed = self.conn.closed
+        if closed is not None and not self._closing:
+            if closed is not CLOSED_BY_CLIENT:
+                log.warning("closing client %s: %s", self.peer, closed.reason)
+            self.close(abort=closed.abort)
 
     def _send(self, data: bytes) -> None:
         transport = self._transport
@@ -429,21 +322,23 @@ class Session(asyncio.Protocol):
             self.close(abort=True)
 
     def close(self, *, abort: bool = False) -> None:
-        if self._transport is None or self._closing:
+        transport = self._transport
+        if transport is None or self._closing:
             return
         if not abort:
-            self._flush()
+            data = self.conn.data_to_send()
+            if data:
+                transport.write(data)
         self._closing = True
+        self.conn.close("closed by the server", abort=abort)
         if abort:
-            self._transport.abort()
+            transport.abort()
         else:
-            self._transport.close()
+            transport.close()
 
 
 #: The procedures the session answers itself (CallStyle.SESSION), by number.
 _SESSION_HANDLERS: dict[int, Callable[..., Awaitable[Any]]] = {
-    Proc.AUTH_LIST: Session._auth_list,
-    Proc.CONNECT_SUPPORTS_FEATURE: Session._feature,
     Proc.CONNECT_OPEN: Session._connect_open,
     Proc.CONNECT_CLOSE: Session._nothing,
     Proc.CONNECT_GET_URI: Session._get_uri,
@@ -455,10 +350,10 @@ _SESSION_HANDLERS: dict[int, Callable[..., Awaitable[Any]]] = {
     Proc.CONNECT_NETWORK_EVENT_DEREGISTER_ANY: Session._deregister_event,
 }
 assert set(_SESSION_HANDLERS) == {
-    p.number for p in remote.PROCEDURES if p.style in _SESSION_STYLES}
+    p.number for p in remote.PROCEDURES if p.style is CallStyle.SESSION}
 
 
-def _describe_peer(transport: asyncio.Transport) -> str:
+def _describe_peer(transport: asyncio.BaseTransport) -> str:
     sock = transport.get_extra_info("socket")
     if sock is not None and sock.family == socket.AF_UNIX:
         try:
@@ -468,7 +363,7 @@ def _describe_peer(transport: asyncio.Transport) -> str:
         except OSError:
             return "unix ?"
     peer = transport.get_extra_info("peername")
-    return str(peer)
+    return "?" if peer is None else str(peer)
 
 
 async def _carry_on(call: Coroutine[Any, Any, None], awaited: Any) -> None:
