@@ -27,6 +27,7 @@ from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol import remote
 from rpcnet.protocol.connection import AUTH_NONE, ClientConnection, Notification, Reply
 from rpcnet.protocol.message import MAX_MESSAGE
+from rpcnet.protocol.program import Program
 from rpcnet.protocol.remote import Feature, Proc
 from rpcnet.protocol.values import NetworkRef
 from rpcnet.protocol.xdr import XdrError
@@ -44,12 +45,13 @@ class ConnectionClosed(VirError):
 
 
 class Connection:
-    """A connected, serial-matched RPC channel (no URI or driver semantics)."""
+    """A connected, serial-matched RPC channel (no URI or driver semantics) of
+    ``program`` (REMOTE unless told)."""
 
     def __init__(self, *, keepalive_interval: float = 5.0, keepalive_count: int = 5,
-                 max_message: int | None = None) -> None:
+                 max_message: int | None = None, program: Program = remote.REMOTE) -> None:
         self._conn: ClientConnection[asyncio.Future[Any]] = ClientConnection(
-            remote.REMOTE, max_message=max_message or MAX_MESSAGE)
+            program, max_message=max_message or MAX_MESSAGE)
         self._stream: ByteStream | None = None
         self._loop = asyncio.get_running_loop()
         self._closed: ConnectionClosed | None = None
@@ -100,7 +102,8 @@ class Connection:
         return conn
 
     async def handshake(self, name: str | None, *, readonly: bool = False) -> None:
-        """Authenticate (none), negotiate keepalive, open ``name``, probe features."""
+        """REMOTE's: authenticate (none), negotiate keepalive, open ``name``,
+        probe features."""
         (auth_types,) = await self.call(Proc.AUTH_LIST, ())
         if AUTH_NONE not in auth_types:
             raise VirError.make(ErrorCode.AUTH_UNAVAILABLE, ErrorDomain.RPC,
@@ -224,10 +227,10 @@ class Connection:
             self._closed_waiter.set_result(None)
 
     async def close(self) -> None:
-        """Send CONNECT_CLOSE (best effort) and drop the byte stream."""
+        """Call the program's close procedure (best effort) and drop the byte stream."""
         if self._closed is None:
             with contextlib.suppress(VirError, asyncio.TimeoutError):
-                await asyncio.wait_for(self.call(Proc.CONNECT_CLOSE, ()), 5)
+                await asyncio.wait_for(self.call(self._conn.program.close, ()), 5)
         self._mark_closed("connection closed by the client")
         if self._stream is not None:
             self._stream.close()

@@ -300,7 +300,7 @@ class ServerConnection(RpcConnection[Call]):
             self._error(header, self.program.denied_error(proc))
         elif proc.style is CallStyle.CONNECTION:
             self._answer_handshake(header, proc, args)
-        elif proc.number == self._open and self.opened:
+        elif proc.number == self._open and self.opened and self.program.open_once:
             self._error(header, internal_error(ErrorDomain.RPC, "connection already open"))
         else:
             return _new_tuple(Call, (header, proc, args))

@@ -85,6 +85,9 @@ class Program:
     pre_open: frozenset[int]
     #: does this open call (decoded arguments) make the connection read-only
     opens_readonly: Callable[[tuple[Any, ...]], bool] = _no_readonly_open
+    #: a second open is refused ("connection already open"), as libvirtd's
+    #: REMOTE program does; its ADMIN program accepts it again
+    open_once: bool = True
     #: the procedure listing the authentication types (answered by the connection)
     auth_list: int | None = None
     #: the procedure asking whether a feature is supported (answered by the connection)

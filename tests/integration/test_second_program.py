@@ -1,7 +1,7 @@
 """The seam for a second program, with real peers: the tiny ADMIN table
-(tests/unit/tiny_admin.py) over the unchanged sans-IO connection classes,
-driven by nothing but a blocking socket loop, talks to a real libvirtd's admin
-socket, and serves a real ``virt-admin``."""
+(tests/unit/tiny_admin.py) over the unchanged connection classes talks to a
+real libvirtd's admin socket through the client's asyncio adapter, and,
+driven by nothing but a blocking socket loop, serves a real ``virt-admin``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from rpcnet.protocol.connection import ClientConnection, Reply, ServerConnection
+from rpcnet.client.connection import Connection
+from rpcnet.errors import VirError
+from rpcnet.protocol.connection import ServerConnection
 from tests.peers.libvirtd import LibvirtdPeer
 from tests.peers.requirements import need_executable
 from tests.unit.tiny_admin import ADMIN
@@ -22,36 +23,20 @@ from tests.unit.tiny_admin import ADMIN
 pytestmark = pytest.mark.interop
 
 
-class BlockingClient:
-    """A ClientConnection over a blocking socket: send a call, read until its reply."""
-
-    def __init__(self, path: str) -> None:
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.settimeout(10)
-        self.sock.connect(path)
-        self.conn: ClientConnection[int] = ClientConnection(ADMIN)
-
-    def call(self, number: int, args: tuple[Any, ...] = ()) -> Reply[int]:
-        self.conn.send_call(number, args, number)
-        self.sock.sendall(self.conn.data_to_send())
-        while True:
-            event = self.conn.next_event()
-            if isinstance(event, Reply):
-                return event
-            data = self.sock.recv(65536)
-            assert data, "the daemon closed the connection"
-            self.conn.receive_data(data, 0)
-
-
-def test_the_tiny_admin_table_talks_to_libvirtds_admin_socket(libvirtd: LibvirtdPeer) -> None:
-    client = BlockingClient(libvirtd.socket_admin)
+async def test_the_tiny_admin_table_talks_to_libvirtds_admin_socket(
+    libvirtd: LibvirtdPeer
+) -> None:
+    conn = await Connection.open_unix(libvirtd.socket_admin, program=ADMIN)
     try:
-        assert client.call(1, (0,)).error is None  # CONNECT_OPEN
-        assert client.conn.opened
-        assert client.call(3).result == (9_000_000,)  # CONNECT_GET_LIB_VERSION: 9.0.0
-        assert client.call(2).error is None  # CONNECT_CLOSE
+        assert await conn.call(1, (0,)) is None  # CONNECT_OPEN
+        assert await conn.call(3, ()) == (9_000_000,)  # CONNECT_GET_LIB_VERSION: 9.0.0
+        assert await conn.call(1, (0,)) is None  # ADMIN, unlike REMOTE, opens again
+        with pytest.raises(VirError) as info:
+            await conn.call(1, (1,))
+        assert (info.value.code, info.value.domain) == (8, 62)  # unsupported flags
     finally:
-        client.sock.close()
+        await conn.close()  # CONNECT_CLOSE, the program's
+    assert conn.closed
 
 
 @pytest.fixture

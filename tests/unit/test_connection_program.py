@@ -23,6 +23,7 @@ def test_open_call_and_close() -> None:
     assert error_of(link.call(3)) == (1, 7, "internal error: connection not open")
     assert link.call(1, (0,)).error is None
     assert link.server.opened and link.client.opened
+    assert link.call(1, (0,)).error is None  # a second open is ADMIN's to answer
     assert link.call(3).result == (LIB_VERSION,)
     assert link.call(2).error is None
     assert link.server.closed is CLOSED_BY_CLIENT

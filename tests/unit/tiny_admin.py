@@ -42,6 +42,7 @@ ADMIN = Program(
     open=1,
     close=2,
     pre_open=frozenset({1}),
+    open_once=False,  # libvirtd's admin server answers a second open like the first
     api_name=api_name,
     api_error_domain=lambda name: DOMAIN_ADMIN,
 )
