@@ -77,6 +77,7 @@ _CALL, _REPLY, _MESSAGE = int(MessageType.CALL), int(MessageType.REPLY), int(Mes
 _CALL_WITH_FDS = int(MessageType.CALL_WITH_FDS)
 _OK, _ERROR = int(Status.OK), int(Status.ERROR)
 _KEEPALIVE = keepalive.PROGRAM
+_EVENT, _ANSWERED_HERE = CallStyle.EVENT, CallStyle.CONNECTION
 #: builds an event without the Python-level ``__new__`` of NamedTuple (half the cost)
 _new_tuple = tuple.__new__
 #: libvirt 9.0 sends its MESSAGE frames (events) with serial 1
@@ -285,7 +286,7 @@ class ServerConnection(RpcConnection[Call]):
             self._error(header, rpc_error(f"Unexpected message status {header[5]}"))
             return None
         proc = self._procedures.get(header[2])
-        if proc is None or proc.style is CallStyle.EVENT:
+        if proc is None or proc.style is _EVENT:
             self._error(header, self.program.unknown_call_error(header[2], self.opened))
             return None
         try:
@@ -298,7 +299,7 @@ class ServerConnection(RpcConnection[Call]):
             self._error(header, not_open_error())
         elif self.readonly and not proc.readonly:
             self._error(header, self.program.denied_error(proc))
-        elif proc.style is CallStyle.CONNECTION:
+        elif proc.style is _ANSWERED_HERE:
             self._answer_handshake(header, proc, args)
         elif proc.number == self._open and self.opened and self.program.open_once:
             self._error(header, internal_error(ErrorDomain.RPC, "connection already open"))
@@ -424,7 +425,7 @@ class ClientConnection(RpcConnection[Reply[T] | Notification], Generic[T]):
         if self.closed is not None:
             raise LocalProtocolError(f"connection closed: {self.closed.reason}")
         proc = self._procedures.get(number)
-        if proc is None or proc.style is CallStyle.EVENT:
+        if proc is None or proc.style is _EVENT:
             raise LocalProtocolError(f"procedure {number} is not a call of this program")
         payload = proc.args.encode(args)
         serial = self._serial
@@ -447,10 +448,14 @@ class ClientConnection(RpcConnection[Reply[T] | Notification], Generic[T]):
     # -- input ------------------------------------------------------------
 
     def _receive_frame(self, header: Header, payload: bytes) -> Reply[T] | Notification | None:
+        if header[3] == _REPLY and header[0] != _KEEPALIVE:
+            entry = self._pending.pop(header[4], None)
+            if entry is None:
+                self._close(Closed(f"reply with unknown serial {header[4]}", abort=True))
+                return None
+            return self._reply(header, payload, *entry)
         if header[0] == _KEEPALIVE:
             self._keepalive_message(header)
-        elif header[3] == _REPLY:
-            return self._reply(header, payload)
         elif header[3] == _MESSAGE and header[0] == self._prog:
             return self._notification(header, payload)
         return None
@@ -458,12 +463,7 @@ class ClientConnection(RpcConnection[Reply[T] | Notification], Generic[T]):
     def _bad_frame(self, exc: FrameError) -> None:
         self._close(Closed(f"protocol error from server: {exc}", abort=True))
 
-    def _reply(self, header: Header, payload: bytes) -> Reply[T] | None:
-        entry = self._pending.pop(header[4], None)
-        if entry is None:
-            self._close(Closed(f"reply with unknown serial {header[4]}", abort=True))
-            return None
-        proc, token = entry
+    def _reply(self, header: Header, payload: bytes, proc: Procedure, token: T) -> Reply[T]:
         try:
             if header[5] == _OK:
                 result = proc.ret.decode(payload)
@@ -477,7 +477,7 @@ class ClientConnection(RpcConnection[Reply[T] | Notification], Generic[T]):
 
     def _notification(self, header: Header, payload: bytes) -> Notification | None:
         proc = self._procedures.get(header[2])
-        if proc is None or proc.style is not CallStyle.EVENT:
+        if proc is None or proc.style is not _EVENT:
             return None
         try:
             return Notification(proc, proc.args.decode(payload))
