@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rpcnet.errors import VirError
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol import remote
 from rpcnet.protocol.connection import (
     Call,
@@ -35,7 +35,8 @@ def remote_handlers() -> Handlers:
 
     def lookup(name: str) -> Any:
         if name != DEFAULT.name:
-            raise VirError.make(43, 19, f"no network with matching name '{name}'")
+            raise VirError.make(ErrorCode.NO_NETWORK, ErrorDomain.NETWORK,
+                                f"no network with matching name '{name}'")
         return (DEFAULT,)
 
     return {

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rpcnet.errors import VirError
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError, internal_error, rpc_error
 from rpcnet.protocol import keepalive, remote
 from rpcnet.protocol.connection import (
     CLOSED_BY_CLIENT,
@@ -76,7 +76,7 @@ def test_a_failed_open_leaves_the_connection_closed_to_calls() -> None:
     link = Link()
 
     def refuse(name: str, flags: int) -> None:
-        raise VirError.make(5, 0, name)
+        raise VirError.make(ErrorCode.NO_CONNECT, ErrorDomain.NONE, name)
 
     link.handlers[1] = refuse
     assert error_of(link.call(1, ("bogus:///", 0))) == (
@@ -200,7 +200,7 @@ def test_an_error_keeps_every_field() -> None:
     link.open()
 
     def fail(net: object) -> None:
-        raise VirError.invalid_flags(19, 4, "f")
+        raise VirError.invalid_flags(ErrorDomain.NETWORK, 4, "f")
 
     link.handlers[152] = fail
     err = link.call(152, (DEFAULT,)).error
@@ -219,7 +219,7 @@ def test_a_result_that_does_not_encode_queues_nothing() -> None:
     with pytest.raises(XdrError):
         link.server.reply(call, ("not a network handle",))
     assert link.server.data_to_send() == b""
-    link.server.reply_error(call, VirError.make(1, 7, "unexpected failure"))
+    link.server.reply_error(call, internal_error(ErrorDomain.RPC, "unexpected failure"))
     link.to_client()
     assert error_of(link.client_events()[0])[:2] == (1, 7)
 
@@ -399,7 +399,7 @@ def test_an_undecodable_reply_fails_only_its_call() -> None:
 
 def test_a_refused_client_gets_the_reason_to_its_first_call_then_is_closed() -> None:
     link = Link()
-    link.server.refuse(VirError.make(39, 7, "Too many active clients (3), dropping connection"),
+    link.server.refuse(rpc_error("Too many active clients (3), dropping connection"),
                        now=0.0, grace=2.0)
     assert link.server.get_timer() == 2.0
     link.server.receive_data(keepalive.PING_FRAME, 0.5)
@@ -407,7 +407,7 @@ def test_a_refused_client_gets_the_reason_to_its_first_call_then_is_closed() -> 
     assert error_of(link.call(66)) == (39, 7, "Too many active clients (3), dropping connection")
     assert link.server.closed is not None and not link.server.closed.abort
     silent = ServerConnection(remote.REMOTE)
-    silent.refuse(VirError.make(39, 7, "no"), now=0.0, grace=2.0)
+    silent.refuse(rpc_error("no"), now=0.0, grace=2.0)
     silent.handle_timer(1.9)
     assert silent.closed is None
     silent.handle_timer(2.0)
@@ -492,7 +492,7 @@ def test_any_bytes_never_break_either_end(data: bytes) -> None:
     server = ServerConnection(remote.REMOTE)
     server.receive_data(raw_call(66, serial=0) + data, 0)
     while (call := server.next_event()) is not None:
-        server.reply_error(call, VirError.make(1, 7, "x"))
+        server.reply_error(call, internal_error(ErrorDomain.RPC, "x"))
     for message in frames_of(server.data_to_send()):
         assert message.header.type == MessageType.REPLY
     client: ClientConnection[int] = ClientConnection(remote.REMOTE)
