@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rpcnet.cli.rpcnetd import build_drivers
 from rpcnet.client.connection import Connection
 from rpcnet.driver.base import NetworkDriver
-from rpcnet.driver.memory import MemoryDriver
 from rpcnet.protocol import remote
 from rpcnet.protocol.message import Header, MessageType, Status, encode_frame, reply_frame
 from rpcnet.protocol.values import NetworkRef
@@ -56,10 +56,10 @@ class _Transport:
 class _Daemon:
     """What a session needs of its daemon (``session.SessionServer``)."""
 
-    def __init__(self, driver: NetworkDriver) -> None:
-        self.config = ServerConfig(socket_dir=Path(tempfile.gettempdir()))
+    def __init__(self, config: ServerConfig, drivers: dict[str, NetworkDriver]) -> None:
+        self.config = config
         self.privileged = True
-        self._driver = driver
+        self._drivers = drivers
 
     def admit(self, session: Session) -> str | None:
         return None
@@ -67,7 +67,7 @@ class _Daemon:
     def forget(self, session: Session) -> None: ...
 
     def driver_for(self, key: str) -> NetworkDriver:
-        return self._driver
+        return self._drivers[key]
 
 
 def _call(proc: int, args: tuple[Any, ...], serial: int) -> bytes:
@@ -86,8 +86,10 @@ def _best(rounds: int, calls: int, run: Callable[[], None]) -> float:
 
 
 async def server_side(rounds: int, calls: int) -> dict[str, float]:
-    driver = await MemoryDriver.open("test", None)
-    session = Session(_Daemon(driver), readonly_socket=False)
+    config = ServerConfig(socket_dir=Path(tempfile.gettempdir()))
+    drivers = await build_drivers(config)  # the daemon's own, in memory
+    driver = drivers["test"]
+    session = Session(_Daemon(config, drivers), readonly_socket=False)
     transport = _Transport()
     session.connection_made(transport)  # type: ignore[arg-type]
     session.data_received(_call(66, (), 0) + _call(60, (10,), 1)
