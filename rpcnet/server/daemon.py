@@ -15,6 +15,7 @@ from pathlib import Path
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.server.config import ServerConfig, privileged
+from rpcnet.server.observers import ObserverFactory
 from rpcnet.server.session import Session
 from rpcnet.server.tls import TlsAcceptor, TlsListenerConfig
 
@@ -29,6 +30,8 @@ class Server:
         self.drivers = dict(drivers)
         self.privileged = privileged()
         self.sessions: set[Session] = set()
+        #: each new session asks these for observers of its calls (observers.py)
+        self.call_observers: list[ObserverFactory] = []
         self._servers: list[asyncio.AbstractServer] = []
         self._socket_paths: list[Path] = []
         self._tls_acceptors: list[TlsAcceptor] = []
