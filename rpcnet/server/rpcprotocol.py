@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import struct
+import time
 import types
 from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, cast
 
 from rpcnet.errors import ErrorDomain, VirError, internal_error
 from rpcnet.protocol.connection import CLOSED_BY_CLIENT, Call, ServerConnection
+from rpcnet.server.identity import Identity, Peer, peer_of
 
 log = logging.getLogger("rpcnet.server")
 
@@ -37,7 +37,17 @@ class RpcProtocol(asyncio.Protocol):
 
     def __init__(self, conn: ServerConnection, *, max_requests: int, max_backlog: int) -> None:
         self.conn = conn
+        #: for log lines: the peer, and its identity once the client set one
         self.peer = "?"
+        #: what the transport says of the client (None until connected)
+        self.peer_info: Peer | None = None
+        #: who the client is (libvirt's identity): from its transport, or
+        #: what it set (CONNECT_SET_IDENTITY)
+        self.identity = Identity()
+        #: its id among the clients of its server (admin program), and when
+        #: it connected (seconds since the epoch)
+        self.client_id = 0
+        self.connected_at = int(time.time())
         #: suspended calls of this client that may run at once
         self.max_requests = max_requests
         #: bytes queued towards a client that does not read before it is dropped
@@ -61,7 +71,16 @@ class RpcProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it
         self._transport = cast(asyncio.Transport, transport)
-        self.peer = _describe_peer(transport)
+        self.peer_info = peer_of(transport)
+        self.peer = self.peer_info.description
+        self.identity = self.peer_info.identity
+
+    def set_identity(self, identity: Identity) -> None:
+        """The client speaks for someone else from now on (libvirt's QEMU
+        driver forwards a guest owner's identity); log lines say so."""
+        self.identity = identity
+        base = self.peer_info.description if self.peer_info is not None else "?"
+        self.peer = f"{base} [{identity.describe()}]" if identity.params else base
 
     def data_received(self, data: bytes) -> None:
         self.conn.receive_data(data, self._loop.time())
@@ -208,19 +227,6 @@ class RpcProtocol(asyncio.Protocol):
             transport.abort()
         else:
             transport.close()
-
-
-def _describe_peer(transport: asyncio.BaseTransport) -> str:
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family == socket.AF_UNIX:
-        try:
-            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            pid, uid, gid = struct.unpack("3i", creds)
-            return f"unix pid={pid} uid={uid} gid={gid}"
-        except OSError:
-            return "unix ?"
-    peer = transport.get_extra_info("peername")
-    return "?" if peer is None else str(peer)
 
 
 async def _carry_on(call: Coroutine[Any, Any, None], awaited: Any) -> None:
