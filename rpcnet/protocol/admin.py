@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from rpcnet.errors import ErrorDomain
 from rpcnet.protocol.program import CallStyle, Procedure, Program
 from rpcnet.protocol.wiretypes import NONNULL_STRING, OSTRING, TYPED_PARAM
 from rpcnet.protocol.xdr import HYPER, UHYPER, UINT, VOID, XdrType, array, struct_type
 
 PROGRAM = 0x06900690
 VERSION = 1
-#: VIR_FROM_ADMIN
-DOMAIN_ADMIN = 62
 
 SERVER_LIST_MAX = 16384
 THREADPOOL_PARAMETERS_MAX = 32
@@ -99,8 +98,9 @@ class Proc(IntEnum):
 
 def api_name(name: str) -> str:
     """The public API function of a procedure: ``SERVER_LIST_CLIENTS`` ->
-    ``virAdmServerListClients`` (``TLS`` stays upper case)."""
-    words = (word if word == "TLS" else word.capitalize() for word in name.split("_"))
+    ``virAdmServerListClients``."""
+    words = ("ThreadPool" if word == "THREADPOOL" else word.capitalize()
+             for word in name.split("_"))
     return "virAdm" + "".join(words)
 
 
@@ -189,5 +189,5 @@ ADMIN = Program(
     pre_open=frozenset(BY_NUMBER),
     open_once=False,  # libvirtd's admin server answers a second open like the first
     api_name=api_name,
-    api_error_domain=lambda name: DOMAIN_ADMIN,
+    api_error_domain=lambda name: ErrorDomain.ADMIN,
 )

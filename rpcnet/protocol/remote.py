@@ -22,7 +22,7 @@ from rpcnet.errors import ErrorDomain, VirError, internal_error
 from rpcnet.protocol.program import DRIVER_STYLES, Program
 from rpcnet.protocol.program import CallStyle as CallStyle
 from rpcnet.protocol.program import Procedure as Procedure
-from rpcnet.protocol.values import DhcpLease, PortRef
+from rpcnet.protocol.values import DhcpLease, ParamType, PortRef
 from rpcnet.protocol.wiretypes import NET as NET
 from rpcnet.protocol.wiretypes import NONNULL_STRING, ONET, OSTRING, UUID
 from rpcnet.protocol.wiretypes import TYPED_PARAM as TYPED_PARAM
@@ -49,6 +49,17 @@ DHCP_LEASES_MAX = 65536
 PORT_PARAMETERS_MAX = 16
 AUTH_TYPE_LIST_MAX = 20
 IDENTITY_PARAMS_MAX = 20
+
+#: the parameters CONNECT_SET_IDENTITY takes (libvirt 9.0's
+#: ``virIdentitySetParameters``, its internal system token included) and the
+#: type of each
+IDENTITY_PARAMS: dict[str, int] = {
+    "user-name": ParamType.STRING, "unix-user-id": ParamType.ULLONG,
+    "group-name": ParamType.STRING, "unix-group-id": ParamType.ULLONG,
+    "process-id": ParamType.LLONG, "process-time": ParamType.ULLONG,
+    "sasl-user-name": ParamType.STRING, "x509-distinguished-name": ParamType.STRING,
+    "selinux-context": ParamType.STRING, "system.token": ParamType.STRING,
+}
 
 # -- building blocks (the shared ones are in wiretypes) ----------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 from cryptography import x509
 
 from rpcnet.protocol.admin import Transport
+from rpcnet.protocol.remote import IDENTITY_PARAMS
 from rpcnet.protocol.typedparams import first, validate
 from rpcnet.protocol.values import ParamType, TypedParam
 from rpcnet.server.dn import certificate_dn
@@ -37,17 +38,6 @@ SASL_USER_NAME = "sasl-user-name"
 X509_DNAME = "x509-distinguished-name"
 SELINUX_CONTEXT = "selinux-context"
 
-#: what CONNECT_SET_IDENTITY accepts, with the type of each (libvirt 9.0's
-#: ``virIdentitySetParameters``, its internal system token included)
-KEYS = {
-    USER_NAME: ParamType.STRING, UNIX_USER_ID: ParamType.ULLONG,
-    GROUP_NAME: ParamType.STRING, UNIX_GROUP_ID: ParamType.ULLONG,
-    PROCESS_ID: ParamType.LLONG, PROCESS_TIME: ParamType.ULLONG,
-    SASL_USER_NAME: ParamType.STRING, X509_DNAME: ParamType.STRING,
-    SELINUX_CONTEXT: ParamType.STRING, "system.token": ParamType.STRING,
-}
-#: the most parameters CONNECT_SET_IDENTITY carries (REMOTE_CONNECT_IDENTITY_PARAMS_MAX)
-PARAMS_MAX = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +50,7 @@ class Identity:
     def from_parameters(cls, params: Sequence[TypedParam]) -> Identity:
         """The identity a client sent; raises VirError as libvirtd does for
         an unknown key, a wrong type or a key given twice."""
-        validate(params, KEYS)
+        validate(params, IDENTITY_PARAMS)
         return cls(tuple(params))
 
     @classmethod
