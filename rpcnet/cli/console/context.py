@@ -1,13 +1,16 @@
-"""What a command runs with: one host's driver, an output sink, and virsh's
+"""What a command runs with: one host's driver, an output sink, virsh's
 "last error" — a failed libvirt call is remembered, and printed after the
-command's own message only if the command as a whole fails."""
+command's own message only if the command as a whole fails — and, in the
+shell, the Ctrl-C of the user."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from rpcnet.cli.console.output import Sink
@@ -24,12 +27,49 @@ class Failed(Exception):
     """A libvirt call failed; its error is already the context's last error."""
 
 
+class Interrupt:
+    """Ctrl-C in the shell, delivered to the running command: a command that
+    waits for events (net-event) takes it as the end of its wait, as virsh's
+    does; any other command is cancelled. A second Ctrl-C cancels either."""
+
+    def __init__(self) -> None:
+        self._waiting: asyncio.Event | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Around a command line: the task Ctrl-C cancels."""
+        self._task = asyncio.current_task()
+        try:
+            yield
+        finally:
+            self._task = None
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[asyncio.Event]:
+        """Around a wait that Ctrl-C ends: the event it sets."""
+        self._waiting = event = asyncio.Event()
+        try:
+            yield event
+        finally:
+            self._waiting = None
+
+    def fire(self) -> None:
+        """Ctrl-C (call it on the event loop)."""
+        if self._waiting is not None and not self._waiting.is_set():
+            self._waiting.set()
+        elif self._task is not None:
+            self._task.cancel()
+
+
 @dataclass(slots=True)
 class Context:
     driver: RemoteDriver
     out: Sink
     label: str = ""
     last_error: VirError | None = None
+    #: the shell's Ctrl-C; None on the command line (SIGINT itself)
+    interrupt: Interrupt | None = None
 
     async def call(self, awaitable: Awaitable[T]) -> T:
         """Await a driver call; on :class:`VirError` remember it and raise :class:`Failed`."""
