@@ -3,6 +3,7 @@
     rpcnet -c URI net-list --all              # output and exit code as virsh's
     rpcnet -c URI1 -c URI2 net-list --all     # one table, a Host column first
     rpcnet --hosts hosts.txt net-event --loop --event lifecycle
+    rpcnet -c URI                             # an interactive shell, as virsh's
     rpcnet help net-update                    # virsh's help, byte for byte
 
 Global options: ``-c/--connect URI`` (repeatable; else $LIBVIRT_DEFAULT_URI,
@@ -26,10 +27,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 USAGE = """\
-usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] COMMAND [ARGS...]
+usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] [COMMAND [ARGS...]]
        rpcnet [-c URI]... 'COMMAND [ARGS]; COMMAND [ARGS]...'
 
-'help' lists the commands, 'help COMMAND' (or 'COMMAND --help') explains one.
+Without a command, an interactive shell (as virsh's): line editing, history,
+TAB completion of commands, options and network names; 'help' lists the
+commands, 'help COMMAND' (or 'COMMAND --help') explains one.
 
 Commands (virsh syntax):
 {commands}
@@ -39,8 +42,8 @@ runs the command at once and the results merge into one table with a Host
 column; a failing host is reported on stderr and as a row marked 'error'.
 The exit status is then 0 only if every host succeeded. 'net-event --loop'
 merges the live events of all hosts, each line prefixed with its host.
-'hosts' lists the hosts and 'use LABEL...' picks those that the commands
-after it run on.
+In the shell, 'hosts' lists the hosts and 'use LABEL...' picks those that
+commands run on.
 """
 
 
@@ -109,23 +112,27 @@ def main(argv: list[str] | None = None) -> int:
     from rpcnet.cli.console.catalog import COMMANDS
     from rpcnet.cli.console.grammar import ParseError, parse_line
 
-    if g.help or not g.command:
+    if g.help:
         listing = "".join(f"  {c.name:<18} {c.help}\n" for c in COMMANDS.values())
-        (sys.stdout if g.help else sys.stderr).write(USAGE.format(commands=listing))
-        return 0 if g.help else 1
+        sys.stdout.write(USAGE.format(commands=listing))
+        return 0
     try:
-        commands = parse_line(g.command, COMMANDS)
+        commands = parse_line(g.command, COMMANDS) if g.command else []
     except ParseError as exc:
         sys.stderr.write("".join(f"error: {m}\n" for m in exc.messages))
         return 1
     try:
-        session = make_session(g, interactive=False)
+        session = make_session(g, interactive=not g.command)
     except OSError as exc:
         sys.stderr.write(f"error: cannot read hosts file '{g.hosts_file}': {exc.strerror}\n")
         return 1
     # as virsh: a host named on the command line must answer before anything
     # runs; the default one is dialled when a command first needs it
     eager = bool(g.uris) or g.hosts_file is not None
+    if not g.command:
+        from rpcnet.cli.console.shell import run_shell
+
+        return run_shell(session, eager=eager)
     try:
         return run_coroutine(_run_once(session, commands, eager=eager))
     except KeyboardInterrupt:
@@ -163,3 +170,11 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     return uvloop.run(coro)
 
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's when it is installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()

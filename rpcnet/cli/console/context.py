@@ -10,7 +10,7 @@ import contextlib
 import os
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from rpcnet.cli.console.output import Sink
@@ -28,22 +28,11 @@ class Failed(Exception):
 
 
 class Interrupt:
-    """Ctrl-C in the shell, delivered to the running command: a command that
-    waits for events (net-event) takes it as the end of its wait, as virsh's
-    does; any other command is cancelled. A second Ctrl-C cancels either."""
+    """Ctrl-C in the shell, for a command that waits for events (net-event):
+    it ends the wait, as virsh's does. The shell cancels any other command."""
 
     def __init__(self) -> None:
         self._waiting: asyncio.Event | None = None
-        self._task: asyncio.Task[Any] | None = None
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        """Around a command line: the task Ctrl-C cancels."""
-        self._task = asyncio.current_task()
-        try:
-            yield
-        finally:
-            self._task = None
 
     @contextlib.contextmanager
     def waiting(self) -> Iterator[asyncio.Event]:
@@ -54,12 +43,13 @@ class Interrupt:
         finally:
             self._waiting = None
 
-    def fire(self) -> None:
-        """Ctrl-C (call it on the event loop)."""
-        if self._waiting is not None and not self._waiting.is_set():
-            self._waiting.set()
-        elif self._task is not None:
-            self._task.cancel()
+    def end_wait(self) -> bool:
+        """Ctrl-C (on the event loop): True if it ended a wait, False if the
+        command is to be cancelled (no wait, or a second Ctrl-C)."""
+        if self._waiting is None or self._waiting.is_set():
+            return False
+        self._waiting.set()
+        return True
 
 
 @dataclass(slots=True)

@@ -83,17 +83,18 @@ async def watch_events(ctxs: list[Context], o: Options, out: Sink, *, prefix: bo
     if timeout is None:
         return False
     watch = _Watch(out, o.flag("loop"), o.flag("timestamp"), prefix, asyncio.Event())
-    registered = [r for r in await asyncio.gather(*(_register(c, o, watch) for c in ctxs))
-                  if r is not None]
-    if not registered:
-        return False
-    watchers = [asyncio.create_task(_report_loss(c, out)) for c, _ in registered]
-    try:
-        with _interruption(first.interrupt) as interrupted:
+    # as virsh, Ctrl-C counts from before the registrations (it ends the wait at once)
+    with _interruption(first.interrupt) as interrupted:
+        registered = [r for r in await asyncio.gather(*(_register(c, o, watch) for c in ctxs))
+                      if r is not None]
+        if not registered:
+            return False
+        watchers = [asyncio.create_task(_report_loss(c, out)) for c, _ in registered]
+        try:
             outcome = await _wait(watch.done, interrupted, timeout or None)
-    finally:
-        for task in watchers:
-            task.cancel()
+        finally:
+            for task in watchers:
+                task.cancel()
     if outcome:
         out.text(f"event loop {outcome}\n")
     out.text(f"events received: {watch.count}\n")

@@ -144,18 +144,17 @@ class Session:
         """Run parsed commands in order, as virsh runs a command line: with one
         host the verdict of the last, with several whether all succeeded."""
         all_ok = ok = True
-        with self.interrupt.running():
-            try:
-                for cmd in commands:
-                    ok = await self._run(cmd)
-                    all_ok &= ok
-                    if self.quitting:
-                        break
-                    if self.single or self.interactive:
-                        self.out.extra("\n")
-            finally:
-                if self.interactive:
-                    self._names.refresh(self._live(self.active))
+        try:
+            for cmd in commands:
+                ok = await self._run(cmd)
+                all_ok &= ok
+                if self.quitting:
+                    break
+                if self.single or self.interactive:
+                    self.out.extra("\n")
+        finally:
+            if self.interactive:
+                self._names.refresh(self._live(self.active))
         return ok if self.single else all_ok
 
     async def _run(self, cmd: Command) -> bool:
