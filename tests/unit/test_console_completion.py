@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 from rpcnet.cli.console.catalog import COMMANDS
-from rpcnet.cli.console.completion import complete_line, paths
+from rpcnet.cli.console.completion import (
+    Completion,
+    complete_line,
+    escape,
+    for_segment,
+    paths,
+)
 from rpcnet.cli.console.grammar import Options, Source, split_partial
+from rpcnet.cli.console.shell_completion import _globals, bash_quote
 
 
 class Table:
@@ -97,3 +104,22 @@ def test_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_partial_lines() -> None:
     assert split_partial("net-info 'my n") == (["net-info"], "my n", 9)
     assert split_partial("net-list; ") == ([], "", 10)
+
+
+def test_front_ends_replace_their_own_segment() -> None:
+    found = Completion("--network=d", 9, ["--network=default"])
+    line = "net-info --network=d"
+    assert for_segment(found, line, "--network=d", escape) == ["--network=default"]
+    assert for_segment(found, line, "d", bash_quote) == ["default"]  # bash splits at '='
+    spaced = Completion("my n", 9, ["my net"])
+    assert for_segment(spaced, "net-info my\\ n", "my\\ n", escape) == ["my\\ net"]
+    assert for_segment(spaced, "net-info my\\ n", "n", escape) == ["net"]
+    assert bash_quote("a b$c") == "a\\ b\\$c"
+
+
+def test_global_options_before_the_command() -> None:
+    g, rest = _globals(["-c", "u1", "--connect=u2", "-cu3", "-r", "--hosts", "f", "net-info"])
+    assert (g.uris, g.hosts_file, g.readonly, rest) == (["u1", "u2", "u3"], "f", True,
+                                                        ["net-info"])
+    assert _globals(["-c"])[1] is None
+    assert _globals(["-q", "--", "-x"])[1] == ["-x"]

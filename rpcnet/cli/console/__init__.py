@@ -11,6 +11,7 @@ else network:///system), ``--hosts FILE`` (one ``URI`` or ``LABEL URI`` per
 line, ``#`` comments), ``-r/--readonly``, ``-q/--quiet`` (as virsh: no headers, no
 confirmations), ``-h/--help``. With several hosts
 the exit status is 0 only if the command succeeded on every host.
+``rpcnet completion bash|zsh`` prints a shell completion script.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ T = TypeVar("T")
 USAGE = """\
 usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] [COMMAND [ARGS...]]
        rpcnet [-c URI]... 'COMMAND [ARGS]; COMMAND [ARGS]...'
+       rpcnet completion bash|zsh
 
 Without a command, an interactive shell (as virsh's): line editing, history,
 TAB completion of commands, options and network names; 'help' lists the
@@ -104,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         from rpcnet.cli.pki import main as pki_main
 
         return pki_main(args[1:])
+    if args[:1] in (["completion"], ["--complete"]):
+        from rpcnet.cli.console import shell_completion
+
+        return shell_completion.main(args)
     try:
         g = parse_globals(args)
     except UsageError as exc:
