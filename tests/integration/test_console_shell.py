@@ -224,8 +224,11 @@ def test_completion_of_commands_options_and_names(one: RpcnetdPeer, home: Path) 
         assert "net-update - update parts" in term.run("\x15help net-upd\t")
 
 
-def test_several_hosts(hosts_file: Path, home: Path) -> None:
-    """Names from both hosts, the merged table, and `use` narrowing both."""
+def test_several_hosts(one: RpcnetdPeer, two: RpcnetdPeer, hosts_file: Path,
+                       home: Path) -> None:
+    """Names from both hosts, the merged table, and `use` narrowing both;
+    one connection per host for the whole session."""
+    connects = [peer.log().count("client connected") for peer in (one, two)]
     with shell(home, "--hosts", str(hosts_file), prompt="rpcnet (one,two) # ") as term:
         assert "'hosts' to see the 2 hosts" in term.wait_prompt()
         assert term.listing("net-info \t\t") == {"alpha", "beta", "default"}
@@ -246,6 +249,8 @@ def test_several_hosts(hosts_file: Path, home: Path) -> None:
         assert term.run("use --all") == "\n"
         term.send("quit\r")
         assert term.end()[0] == 0
+    assert [peer.log().count("client connected") - before
+            for peer, before in zip((one, two), connects, strict=True)] == [1, 1]
 
 
 async def test_events_of_several_hosts_stop_on_ctrl_c(hosts_file: Path, two: RpcnetdPeer,
@@ -273,6 +278,7 @@ def test_history_is_kept_across_sessions(one: RpcnetdPeer, home: Path) -> None:
         term.end()
     history = home / "state" / "rpcnet" / "history"
     assert history.read_text().splitlines() == ["net-uuid alpha", "net-list --name", "quit"]
+    assert history.stat().st_mode & 0o777 == 0o600
     with shell(home, "-c", one.uri()) as term:
         term.wait_prompt()
         term.send("\x1b[A\x1b[A\x1b[A\r")  # three lines up: net-uuid alpha

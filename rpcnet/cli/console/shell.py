@@ -94,7 +94,8 @@ def prompt(session: Session) -> str:
         return f"rpcnet {mark} "
     labels = ",".join(h.label for h in session.active)
     if len(labels) > PROMPT_LABELS:
-        labels = f"{len(session.active)} hosts"
+        count = len(session.active)
+        labels = f"{count} host{'s' if count != 1 else ''}"
     return f"rpcnet ({labels}) {mark} "
 
 
@@ -207,8 +208,8 @@ class Shell:
         readline.set_history_length(HISTORY_LENGTH)
         path = history_file()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.touch(mode=0o600)  # commands may name secrets, as a shell's history
             readline.read_history_file(path)
             if readline.get_current_history_length() > HISTORY_LENGTH:
                 readline.write_history_file(path)
