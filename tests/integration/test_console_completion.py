@@ -133,12 +133,22 @@ def test_tab_in_an_interactive_bash(hosts: tuple[RpcnetdPeer, RpcnetdPeer], home
         term.end()
 
 
-def test_tab_in_an_interactive_zsh(hosts: tuple[RpcnetdPeer, RpcnetdPeer], home: Path) -> None:
+ZSH_INSTALLS = {
+    # the script sourced after compinit, or autoloaded from $fpath by compinit
+    "sourced": "autoload -Uz compinit && compinit -u -d $HOME/.zcompdump\n"
+               "source <(rpcnet completion zsh)\n",
+    "fpath": "rpcnet completion zsh > $HOME/_rpcnet\nfpath=($HOME $fpath)\n"
+             "autoload -Uz compinit && compinit -u -d $HOME/.zcompdump\n",
+}
+
+
+@pytest.mark.parametrize("install", sorted(ZSH_INSTALLS))
+def test_tab_in_an_interactive_zsh(hosts: tuple[RpcnetdPeer, RpcnetdPeer], home: Path,
+                                   install: str) -> None:
     zsh = need_executable("zsh")
     one, two = hosts
     home.mkdir(parents=True, exist_ok=True)
-    (home / ".zshrc").write_text("autoload -Uz compinit && compinit -u -d $HOME/.zcompdump\n"
-                                 "source <(rpcnet completion zsh)\nPS1='zsh%% '\n"
+    (home / ".zshrc").write_text(ZSH_INSTALLS[install] + "PS1='zsh%% '\n"
                                  "unset zle_bracketed_paste\n")
     env = private_env(home, path=BIN) | {"ZDOTDIR": str(home)}
     with Terminal(zsh, "-i", env=env, prompt="zsh% ") as term:
