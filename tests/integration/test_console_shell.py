@@ -327,3 +327,16 @@ def test_ctrl_c_cancels_a_command_not_the_shell(rpcnetd: RpcnetdPeer, home: Path
         term.send("\x04")
         assert term.end()[0] == 0
     assert rpcnetd.log().count("client connected") - connects_before == 1
+
+
+def test_a_restarted_daemon_is_dialled_again(rpcnetd: RpcnetdPeer, home: Path) -> None:
+    """As virsh: the next command reconnects and says so on stderr."""
+    with shell(home, "-c", rpcnetd.uri()) as term:
+        term.wait_prompt()
+        assert term.run("net-list --name") == "default\n\n"
+        rpcnetd.restart()
+        assert term.run("net-list --name") == \
+            "error: Reconnected to the hypervisor\ndefault\n\n"
+        assert term.run("net-list --name") == "default\n\n"
+        term.send("quit\r")
+        assert term.end()[0] == 0
