@@ -10,7 +10,7 @@ from rpcnet.protocol.typedparams import first, validate
 from rpcnet.protocol.values import ParamType, TypedParam
 
 T = TypedParam
-U, I, S = ParamType.UINT, ParamType.INT, ParamType.STRING
+U, INT, S = ParamType.UINT, ParamType.INT, ParamType.STRING
 POOL = {"minWorkers": U, "maxWorkers": U, "prioWorkers": U}
 
 
@@ -28,7 +28,7 @@ def test_known_names_of_the_right_type_pass() -> None:
 @pytest.mark.parametrize(("params", "expected"), [
     ([T("bogus", U, 1)], (74, 0, "argument unsupported: parameter 'bogus' not supported")),
     ([T("nWorkers", U, 0)], (74, 0, "argument unsupported: parameter 'nWorkers' not supported")),
-    ([T("minWorkers", I, 1)],
+    ([T("minWorkers", INT, 1)],
      (8, 0, "invalid argument: invalid type 'int' for parameter 'minWorkers', expected 'uint'")),
     ([T("minWorkers", U, 1), T("minWorkers", U, 1)],
      (8, 0, "invalid argument: parameter 'minWorkers' occurs multiple times")),
