@@ -124,7 +124,24 @@ class Peer:
     #: libvirt's form of the peer's address (``sock_addr``): ``HOST:PORT``,
     #: ``[V6]:PORT``, and ``127.0.0.1:0`` for a UNIX socket
     address: str
-    identity: Identity
+    #: a UNIX peer's (pid, uid, gid)
+    credentials: tuple[int, int, int] | None = None
+    #: a TLS peer's certificate DN
+    dn: str | None = None
+
+    @property
+    def uid(self) -> int | None:
+        return None if self.credentials is None else self.credentials[1]
+
+    def identity(self) -> Identity:
+        """libvirtd's identity of this peer (its user and group names are
+        looked up now: a client's identity is made when first needed)."""
+        if self.credentials is not None:
+            pid, uid, gid = self.credentials
+            return Identity.of_unix_peer(uid, gid, pid)
+        if self.dn is not None:
+            return Identity.of_certificate(self.dn)
+        return Identity()
 
 
 def peer_of(transport: asyncio.BaseTransport) -> Peer:
@@ -135,18 +152,17 @@ def peer_of(transport: asyncio.BaseTransport) -> Peer:
             creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                     struct.calcsize("3i"))
         except OSError:
-            return Peer(Transport.UNIX, "unix ?", "127.0.0.1:0", Identity())
+            return Peer(Transport.UNIX, "unix ?", "127.0.0.1:0")
         pid, uid, gid = struct.unpack("3i", creds)
         return Peer(Transport.UNIX, f"unix pid={pid} uid={uid} gid={gid}", "127.0.0.1:0",
-                    Identity.of_unix_peer(uid, gid, pid))
+                    credentials=(pid, uid, gid))
     address = _address(transport.get_extra_info("peername"))
     ssl_object = transport.get_extra_info("ssl_object")
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     if der:
         dn = certificate_dn(x509.load_der_x509_certificate(der))
-        return Peer(Transport.TLS, address, address, Identity.of_certificate(dn))
-    return Peer(Transport.TLS if ssl_object is not None else Transport.TCP, address, address,
-                Identity())
+        return Peer(Transport.TLS, address, address, dn=dn)
+    return Peer(Transport.TLS if ssl_object is not None else Transport.TCP, address, address)
 
 
 def _address(peername: Any) -> str:

@@ -41,9 +41,7 @@ class RpcProtocol(asyncio.Protocol):
         self.peer = "?"
         #: what the transport says of the client (None until connected)
         self.peer_info: Peer | None = None
-        #: who the client is (libvirt's identity): from its transport, or
-        #: what it set (CONNECT_SET_IDENTITY)
-        self.identity = Identity()
+        self._identity: Identity | None = None
         #: its id among the clients of its server (admin program), and when
         #: it connected (seconds since the epoch)
         self.client_id = 0
@@ -73,12 +71,19 @@ class RpcProtocol(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         self.peer_info = peer_of(transport)
         self.peer = self.peer_info.description
-        self.identity = self.peer_info.identity
+
+    @property
+    def identity(self) -> Identity:
+        """Who the client is (libvirt's identity): what it set with
+        CONNECT_SET_IDENTITY, else what its transport says (made on first use)."""
+        if self._identity is None:
+            self._identity = self.peer_info.identity() if self.peer_info else Identity()
+        return self._identity
 
     def set_identity(self, identity: Identity) -> None:
         """The client speaks for someone else from now on (libvirt's QEMU
         driver forwards a guest owner's identity); log lines say so."""
-        self.identity = identity
+        self._identity = identity
         base = self.peer_info.description if self.peer_info is not None else "?"
         self.peer = f"{base} [{identity.describe()}]" if identity.params else base
 
