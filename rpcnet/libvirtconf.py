@@ -89,9 +89,16 @@ class ConfFile:
                 return entry
         return None
 
+    def settings(self) -> list[ConfEntry]:
+        """The statement that counts for each key (its first), in file order."""
+        found: dict[str, ConfEntry] = {}
+        for entry in self.entries:
+            found.setdefault(entry.name, entry)
+        return list(found.values())
+
     def names(self) -> list[str]:
         """Each name set, once, in the order first set."""
-        return list(dict.fromkeys(entry.name for entry in self.entries))
+        return [entry.name for entry in self.settings()]
 
     # -- typed getters, as libvirt's virConfGetValue* -----------------------
 

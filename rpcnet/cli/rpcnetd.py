@@ -10,9 +10,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rpcnet.cli.daemon_conf import load_daemon_conf
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.driver.host.tools import Tools
+from rpcnet.libvirtconf import ConfError, ConfSyntaxError
 from rpcnet.protocol.message import MAX_MESSAGE
+from rpcnet.server import logsetup
 from rpcnet.server.config import SOCKET_NAME, ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
 from rpcnet.server.tls import ServerCredentials, TlsListenerConfig, parse_listen_address
@@ -31,9 +34,15 @@ def _octal(text: str) -> int:
     return int(text, 8)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rpcnetd", description="libvirt-compatible virtual network daemon")
+    parser.add_argument("--config", metavar="FILE", type=Path, default=None,
+                        help="read settings from FILE in libvirt's syntax (virtnetworkd.conf, "
+                             "libvirtd.conf); options given here win over it")
+    parser.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=0,
+                        help="exit after SECONDS with no client connected; 0 never "
+                             "(default %(default)s); as virtnetworkd's, for socket activation")
     parser.add_argument("--socket-dir", type=Path, default=DEFAULT_SOCKET_DIR,
                         help="directory of the sockets (default %(default)s)")
     parser.add_argument("--socket-name", default=SOCKET_NAME, type=_socket_name,
@@ -54,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="mode of the read-write socket (default 0600)")
     parser.add_argument("--socket-mode-ro", type=_octal, default=0o666, metavar="MODE",
                         help="mode of the read-only socket (default 0666)")
+    parser.add_argument("--socket-mode-admin", type=_octal, default=0o600, metavar="MODE",
+                        help="mode of the admin socket (default 0600)")
     parser.add_argument("--max-clients", type=int, default=5000)
     parser.add_argument("--max-message-size", type=int, default=MAX_MESSAGE, metavar="BYTES",
                         help="largest message (header and payload) accepted (default 32 MiB)")
@@ -76,8 +87,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help="allow only client certificates whose DN (as `rpcnet pki dn` "
                           "prints it) matches this glob (repeatable; default: any DN)")
     tls.add_argument("--tls-handshake-timeout", metavar="SECONDS", type=float, default=10.0)
-    parser.add_argument("-v", "--verbose", action="count", default=0)
-    return parser.parse_args(argv)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log debug messages (wins over the config's log_level)")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options, over the settings of ``--config FILE`` if given; exits
+    with status 1 naming the file (and line) if that file cannot be used."""
+    parser = _parser()
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", type=Path, default=None)
+    # Settings read from the file become the namespace's values before the
+    # command line is parsed, so every option given on it wins.
+    namespace = argparse.Namespace(conf_warnings=[])
+    path = config.parse_known_args(argv)[0].config
+    if path is not None:
+        try:
+            conf = load_daemon_conf(path)
+        except OSError as exc:
+            parser.exit(1, f"rpcnetd: cannot start: cannot read {path}: {exc.strerror}\n")
+        except ConfSyntaxError as exc:
+            parser.exit(1, f"rpcnetd: cannot start: configuration file syntax error: {exc}\n")
+        except ConfError as exc:
+            parser.exit(1, f"rpcnetd: cannot start: {exc}\n")
+        vars(namespace).update(conf.settings)
+        namespace.conf_warnings = conf.unused_warnings()
+    args = parser.parse_args(argv, namespace)
+    if args.tls_allowed_dn is None:
+        args.tls_allowed_dn = getattr(args, "conf_tls_allowed_dn", None)
+    return args
+
+
+def _seconds(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return int(text)
 
 
 def _listen_address(text: str) -> tuple[str, int]:
@@ -87,9 +132,20 @@ def _listen_address(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def tls_credentials(args: argparse.Namespace) -> ServerCredentials:
+    """``--pki DIR``'s files, else the config's ca_file, crl_file, cert_file
+    and key_file, else libvirt's default paths."""
+    if args.pki is not None:
+        return ServerCredentials.from_dir(args.pki)
+    files = {"ca_cert": "tls_ca_file", "ca_crl": "tls_crl_file",
+             "cert": "tls_cert_file", "key": "tls_key_file"}
+    given = {field: getattr(args, dest) for field, dest in files.items() if hasattr(args, dest)}
+    return ServerCredentials(**given)
+
+
 def tls_listeners(args: argparse.Namespace) -> list[TlsListenerConfig]:
     """One TlsListenerConfig per ``--tls`` option."""
-    creds = ServerCredentials.from_dir(args.pki)
+    creds = tls_credentials(args)
     return [TlsListenerConfig(host=host, port=port, credentials=creds,
                               allowed_dns=args.tls_allowed_dn,
                               handshake_timeout=args.tls_handshake_timeout)
@@ -128,14 +184,19 @@ async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = (),
     await serve_until_signalled(server)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s rpcnetd %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    config = ServerConfig(
+def log_settings(args: argparse.Namespace) -> logsetup.LogSettings:
+    """``-v``, else the config's log_level (default: info); its filters and outputs."""
+    level = 1 if args.verbose else getattr(args, "log_level", 2)
+    default = logsetup.LogSettings()
+    return logsetup.LogSettings(level=level,
+                                filters=getattr(args, "log_filters", default.filters),
+                                outputs=getattr(args, "log_outputs", None) or default.outputs)
+
+
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    """The daemon's settings from the options (and the config file's)."""
+    conf_only = {name: getattr(args, name) for name in _CONF_ONLY_SETTINGS if hasattr(args, name)}
+    return ServerConfig(
         socket_dir=args.socket_dir,
         socket_name=args.socket_name,
         state_dir=args.state_dir,
@@ -149,7 +210,28 @@ def main(argv: list[str] | None = None) -> int:
         max_client_requests=args.max_client_requests,
         keepalive_interval=args.keepalive_interval,
         keepalive_count=args.keepalive_count,
+        admin_socket_mode=args.socket_mode_admin,
+        idle_timeout=args.timeout,
+        **conf_only,
     )
+
+
+#: ServerConfig fields only a config file sets
+_CONF_ONLY_SETTINGS = ("max_queued_clients", "admin_max_clients", "admin_max_queued_clients",
+                   "admin_max_client_requests", "admin_keepalive_interval",
+                   "admin_keepalive_count")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        logsetup.apply(log_settings(args))
+    except OSError as exc:
+        print(f"rpcnetd: cannot start: cannot open a log output: {exc}", file=sys.stderr)
+        return 1
+    for warning in args.conf_warnings:
+        logging.getLogger("rpcnet.server").warning("%s", warning)
+    config = server_config(args)
     tls = tls_listeners(args)
     tools = Tools(dnsmasq=args.dnsmasq, nft=args.nft)
     try:

@@ -71,7 +71,8 @@ class Server:
         old_umask = os.umask(0o777 & ~mode)
         try:
             server = await asyncio.get_running_loop().create_unix_server(
-                self.session_factory(readonly=readonly), str(path), backlog=1024)
+                self.session_factory(readonly=readonly), str(path),
+                backlog=self.config.max_queued_clients)
         finally:
             os.umask(old_umask)
         os.chmod(path, mode)
