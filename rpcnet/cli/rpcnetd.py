@@ -13,6 +13,7 @@ from pathlib import Path
 from rpcnet.cli.daemon_conf import load_daemon_conf
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.driver.host.tools import Tools
+from rpcnet.driver.store import lock_directory
 from rpcnet.libvirtconf import ConfError, ConfSyntaxError
 from rpcnet.protocol.message import MAX_MESSAGE
 from rpcnet.server import logsetup
@@ -36,7 +37,9 @@ def _octal(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rpcnetd", description="libvirt-compatible virtual network daemon")
+        prog="rpcnetd", description="libvirt-compatible virtual network daemon",
+        epilog="'rpcnetd import-libvirt [DIR]' takes over libvirt's networks "
+               "(see 'rpcnetd import-libvirt --help').")
     parser.add_argument("--config", metavar="FILE", type=Path, default=None,
                         help="read settings from FILE in libvirt's syntax (virtnetworkd.conf, "
                              "libvirtd.conf); options given here win over it")
@@ -152,6 +155,13 @@ def tls_listeners(args: argparse.Namespace) -> list[TlsListenerConfig]:
             for host, port in args.tls]
 
 
+def network_state_dir(config: ServerConfig) -> Path | None:
+    """Where the network driver keeps its state (None: in memory only)."""
+    if config.state_dir is not None:
+        return config.state_dir / "network"
+    return DEFAULT_HOST_STATE_DIR / "network" if config.driver == "host" else None
+
+
 async def build_drivers(
     config: ServerConfig, tools: Tools | None = None
 ) -> dict[str, NetworkDriver]:
@@ -160,13 +170,13 @@ async def build_drivers(
     memory). Each keeps its state under ``state_dir`` when one is configured."""
     from rpcnet.driver.service import open_memory
 
-    network_state = config.state_dir / "network" if config.state_dir else None
+    network_state = network_state_dir(config)
     test_state = config.state_dir / "test" if config.state_dir else None
     network: NetworkDriver
-    if config.driver == "host":
+    if network_state is not None and config.driver == "host":
         from rpcnet.driver.host.backend import open_host
 
-        network = await open_host(network_state or DEFAULT_HOST_STATE_DIR / "network", tools)
+        network = await open_host(network_state, tools)
     else:
         network = await open_memory("network", network_state)
     return {"network": network, "test": await open_memory("test", test_state)}
@@ -174,6 +184,9 @@ async def build_drivers(
 
 async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = (),
               tools: Tools | None = None) -> None:
+    state = network_state_dir(config)
+    if state is not None:
+        lock_directory(state)  # held until the process ends; raises StateInUse
     server = Server(config, await build_drivers(config, tools))
     try:
         for listener in tls:
@@ -223,6 +236,11 @@ _CONF_ONLY_SETTINGS = ("max_queued_clients", "admin_max_clients", "admin_max_que
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import-libvirt"]:
+        from rpcnet.cli.import_libvirt import main as import_libvirt
+
+        return import_libvirt(argv[1:])
     args = parse_args(argv)
     try:
         logsetup.apply(log_settings(args))
