@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import ssl
 import sys
@@ -17,8 +18,11 @@ from rpcnet.driver.store import lock_directory
 from rpcnet.libvirtconf import ConfError, ConfSyntaxError
 from rpcnet.protocol.message import MAX_MESSAGE
 from rpcnet.server import logsetup
+from rpcnet.server.activation import Activation, ActivationError
+from rpcnet.server.activation import from_environment as activation_from_environment
 from rpcnet.server.config import SOCKET_NAME, ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
+from rpcnet.server.notify import Notifier
 from rpcnet.server.tls import ServerCredentials, TlsListenerConfig, parse_listen_address
 
 DEFAULT_SOCKET_DIR = Path("/run/rpcnet")
@@ -146,13 +150,18 @@ def tls_credentials(args: argparse.Namespace) -> ServerCredentials:
     return ServerCredentials(**given)
 
 
+def tls_settings(args: argparse.Namespace) -> TlsListenerConfig:
+    """What every TLS listener shares (its address left blank): for
+    ``--tls`` and for a TLS socket systemd passes in."""
+    return TlsListenerConfig(host="", credentials=tls_credentials(args),
+                             allowed_dns=args.tls_allowed_dn,
+                             handshake_timeout=args.tls_handshake_timeout)
+
+
 def tls_listeners(args: argparse.Namespace) -> list[TlsListenerConfig]:
     """One TlsListenerConfig per ``--tls`` option."""
-    creds = tls_credentials(args)
-    return [TlsListenerConfig(host=host, port=port, credentials=creds,
-                              allowed_dns=args.tls_allowed_dn,
-                              handshake_timeout=args.tls_handshake_timeout)
-            for host, port in args.tls]
+    shared = tls_settings(args)
+    return [dataclasses.replace(shared, host=host, port=port) for host, port in args.tls]
 
 
 def network_state_dir(config: ServerConfig) -> Path | None:
@@ -183,11 +192,16 @@ async def build_drivers(
 
 
 async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = (),
-              tools: Tools | None = None) -> None:
+              tools: Tools | None = None, *, activation: Activation | None = None,
+              activated_tls: TlsListenerConfig | None = None,
+              notifier: Notifier | None = None) -> None:
+    """Serve until told to stop: on the sockets of ``activation`` if given
+    (``activated_tls`` for a TLS one), else on sockets of its own."""
     state = network_state_dir(config)
     if state is not None:
         lock_directory(state)  # held until the process ends; raises StateInUse
-    server = Server(config, await build_drivers(config, tools))
+    server = Server(config, await build_drivers(config, tools), activation=activation,
+                    tls=activated_tls, notifier=notifier)
     try:
         for listener in tls:
             await server.listen_tls(listener)
@@ -249,18 +263,32 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for warning in args.conf_warnings:
         logging.getLogger("rpcnet.server").warning("%s", warning)
+    log = logging.getLogger("rpcnet.server")
     config = server_config(args)
     tls = tls_listeners(args)
-    tools = Tools(dnsmasq=args.dnsmasq, nft=args.nft)
+    try:
+        activation = activation_from_environment()
+    except ActivationError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    if activation is not None and tls:
+        log.error("cannot start: --tls is not permitted with systemd activation sockets "
+                  "(pass a TLS socket named rpcnetd-tls.socket instead)")
+        return 1
+    if activation is not None:
+        log.info("socket activation: %s", ", ".join(
+            f"{name} (fd {fd})" for fd, name in activation.names.items()))
+    serving = run(config, tls, Tools(dnsmasq=args.dnsmasq, nft=args.nft), activation=activation,
+               activated_tls=tls_settings(args), notifier=Notifier.from_environment())
     try:
         try:
             import uvloop
         except ImportError:
-            asyncio.run(run(config, tls, tools))
+            asyncio.run(serving)
         else:
-            uvloop.run(run(config, tls, tools))
+            uvloop.run(serving)
     except (OSError, ssl.SSLError) as exc:
-        logging.getLogger("rpcnet.server").error("cannot start: %s", exc)
+        log.error("cannot start: %s", exc)
         return 1
     return 0
 
