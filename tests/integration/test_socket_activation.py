@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.activate import ActivatedDaemon, NotifyListener
+from tests.peers.activate import REPO, ActivatedDaemon, NotifyListener
 from tests.peers.pki import make_pki
+from tests.peers.requirements import need_root
 from tests.peers.virsh import virsh
 
 pytestmark = pytest.mark.interop
@@ -198,3 +200,36 @@ def test_the_timeout_is_off_by_default(where: Path, daemons: list[ActivatedDaemo
         client.connect(str(where / "rpcnet-sock"))
     with pytest.raises(subprocess.TimeoutExpired):
         daemon.wait(timeout=3)
+
+
+# In a private mount namespace over a fresh /run, as the virtnetworkd-names
+# drop-ins set it up: systemd's sockets at virtnetworkd's paths and names.
+TAKEOVER = """
+set -e
+mount -t tmpfs rpcnet-test /run
+mkdir /run/libvirt
+systemd-socket-activate -l /run/libvirt/virtnetworkd-sock -l /run/libvirt/virtnetworkd-sock-ro \
+    --fdname=rpcnetd.socket:rpcnetd-ro.socket -E PYTHONPATH="$PYTHONPATH" \
+    "$PYTHON" -m rpcnet --timeout 5 2>/run/activate.log &
+i=0  # it says so once both listen
+until grep -q "Listening on /run/libvirt/virtnetworkd-sock-ro as" /run/activate.log; do
+    i=$((i + 1)); [ $i -lt 400 ] || exit 3; sleep 0.05
+done
+"$VIRSH" -c network:///system net-list --all --name; echo ==
+"$VIRSH" -r -c network:///system net-destroy default || true
+wait
+"""
+
+
+def test_virtnetworkds_paths_reach_the_activated_daemon(virsh_bin: str) -> None:
+    """An unmodified `network:///system` client finds rpcnetd where systemd
+    listens for virtnetworkd, and the daemon leaves after its timeout."""
+    need_root()
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", TAKEOVER],
+        capture_output=True, text=True, timeout=90,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHON": sys.executable,
+             "VIRSH": virsh_bin, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("==\n")[0] == "default\n\n"
+    assert "read only access prevents virNetworkDestroy" in result.stderr
