@@ -68,6 +68,7 @@ class Server:
         self._tls_acceptors: list[TlsAcceptor] = []
         self._other_clients = 0
         self._idle = IdleTimer(self._idle_exit, config.idle_timeout)
+
     def driver_for(self, key: str) -> NetworkDriver:
         driver = self.drivers.get(key)
         if driver is None:
@@ -163,13 +164,13 @@ class Server:
     async def serve_socket(self, role: Role, sock: socket.socket) -> None:
         """Serve one listening socket in ``role``."""
         self.listeners.setdefault(role, []).append(sock)
-        where = _describe(sock)
         if role is Role.TLS:
             if self._tls is None:
                 raise ValueError("a TLS socket needs TLS settings")
             await self.listen_tls(self._tls, sockets=[sock])
             return
         factory = self._session_factory(role)
+        where = sock.getsockname() or "an unnamed socket"
         if factory is None:
             log.warning("not serving the admin socket %s: rpcnetd has no admin program", where)
             return
@@ -266,10 +267,3 @@ async def serve_until_signalled(server: Server) -> None:
             task.cancel()
         await server.stop()
 
-
-def _describe(sock: socket.socket) -> str:
-    name = sock.getsockname()
-    if isinstance(name, tuple):
-        host, port = name[0], name[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return str(name) or "an unnamed socket"
