@@ -46,10 +46,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 async def take_over(source: Path, state_dir: Path) -> ImportReport:
     """Import ``source`` into the network state under ``state_dir``; raises
     OSError (StateInUse when a daemon holds it) if nothing can be done."""
+    found = read_libvirt_networks(source)
     network_state = state_dir / "network"
     lock = lock_directory(network_state)
     try:
-        found = read_libvirt_networks(source)
         service = NetworkService("network", store=DiskStore(network_state))
         await service.load(adopt=False)
         report = await import_networks(service, found.imported)
