@@ -233,3 +233,42 @@ def test_virtnetworkds_paths_reach_the_activated_daemon(virsh_bin: str) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("==\n")[0] == "default\n\n"
     assert "read only access prevents virNetworkDestroy" in result.stderr
+
+
+def test_a_client_during_the_idle_exit_waits_for_the_next_activation(
+        virsh_bin: str, where: Path, daemons: list[ActivatedDaemon]) -> None:
+    """The test holds the listening socket across both runs, as a socket
+    unit does: a client that connects while no rpcnetd runs waits in its
+    backlog and is answered by the next one."""
+    held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    held.bind(str(where / "rpcnet-sock"))
+    held.listen(16)
+    try:
+        def run() -> ActivatedDaemon:
+            daemon = ActivatedDaemon({}, "--timeout", "1", log=where / "rpcnetd.log",
+                                     held={held: "rpcnetd.socket"})
+            daemons.append(daemon)
+            return daemon.start()
+
+        first = run()
+        assert virsh(uri(where), "net-list", "--name", check=True).stdout.split() == ["default"]
+        assert first.wait(timeout=30) == 0
+        waiting = hold_connection_later(where / "rpcnet-sock")  # nobody serves it now
+        try:
+            run()
+            waiting.settimeout(20)
+            assert len(waiting.recv(4096)) >= 28  # the AUTH_LIST reply, from the next run
+        finally:
+            waiting.close()
+        assert (where / "rpcnet-sock").exists()
+    finally:
+        held.close()
+
+
+def hold_connection_later(path: Path) -> socket.socket:
+    """A client that connects and sends AUTH_LIST, without waiting for the answer."""
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(str(path))
+    header = bytes.fromhex("20008086 00000001 00000042 00000000 00000000 00000000")
+    client.sendall((4 + len(header)).to_bytes(4, "big") + header)
+    return client
