@@ -1,11 +1,15 @@
-"""One client connection to a libvirt-protocol server.
+"""One client connection to a libvirt-protocol server: an asyncio adapter over
+the sans-IO :class:`~rpcnet.protocol.connection.ClientConnection`.
 
-Calls are matched to replies by serial (a dict of futures), so any number
-may be in flight at once; on disconnect every pending call fails with
+Each call gets a future, which rides with the call through the sans-IO
+connection as its token and comes back in its reply, so any number of calls
+may be in flight; on disconnect every pending call fails with
 :class:`ConnectionClosed`. The handshake is the one libvirt 9.0 clients do:
 AUTH_LIST, SUPPORTS_FEATURE(keepalive), CONNECT_OPEN, then the event and
-close-callback features. Keepalive PINGs go out after ``keepalive_interval``
-seconds of silence once the server said it supports them.
+close-callback features; keepalive runs once the server said it supports it.
+
+The connection runs over any byte stream (``streams.py``): a UNIX socket,
+TLS, or a child process's pipes.
 """
 
 from __future__ import annotations
@@ -14,21 +18,16 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from rpcnet.client import tls
+from rpcnet.client import streams, tls
+from rpcnet.client.streams import ByteStream, StreamProtocol
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
-from rpcnet.protocol import keepalive, remote
-from rpcnet.protocol.keepalive import KeepaliveAction, KeepaliveTimer
-from rpcnet.protocol.message import (
-    FrameError,
-    Framer,
-    Message,
-    MessageType,
-    Status,
-    frame_header,
-)
+from rpcnet.protocol import remote
+from rpcnet.protocol.connection import AUTH_NONE, ClientConnection, Notification, Reply
+from rpcnet.protocol.message import MAX_MESSAGE
+from rpcnet.protocol.program import Program
 from rpcnet.protocol.remote import Feature, Proc
 from rpcnet.protocol.values import NetworkRef
 from rpcnet.protocol.xdr import XdrError
@@ -36,9 +35,6 @@ from rpcnet.protocol.xdr import XdrError
 log = logging.getLogger("rpcnet.client")
 
 EventHandler = Callable[[int, NetworkRef, int, int], None]
-_LIFECYCLE = remote.BY_NUMBER[Proc.NETWORK_EVENT_LIFECYCLE].args
-_REMOTE, _VERSION = remote.PROGRAM, remote.VERSION
-_CALL, _OK = int(MessageType.CALL), int(Status.OK)
 
 
 class ConnectionClosed(VirError):
@@ -48,37 +44,21 @@ class ConnectionClosed(VirError):
         super().__init__(ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC, detail, str1="%s", str2=detail)
 
 
-class _Protocol(asyncio.Protocol):
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement the interface without subclassing it
-        self.connection._transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        self.connection._data_received(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.connection._lost(exc)
-
-
 class Connection:
-    """A connected, serial-matched RPC channel (no URI or driver semantics)."""
+    """A connected, serial-matched RPC channel (no URI or driver semantics) of
+    ``program`` (REMOTE unless told)."""
 
     def __init__(self, *, keepalive_interval: float = 5.0, keepalive_count: int = 5,
-                 max_message: int | None = None) -> None:
-        self._framer = Framer(max_message) if max_message else Framer()
-        self._transport: asyncio.Transport | None = None
+                 max_message: int | None = None, program: Program = remote.REMOTE) -> None:
+        self._conn: ClientConnection[asyncio.Future[Any]] = ClientConnection(
+            program, max_message=max_message or MAX_MESSAGE)
+        self._stream: ByteStream | None = None
         self._loop = asyncio.get_running_loop()
-        self._serial = 0
-        self._pending: dict[int, tuple[remote.Procedure, asyncio.Future[Any]]] = {}
         self._closed: ConnectionClosed | None = None
         self._closed_waiter: asyncio.Future[None] = self._loop.create_future()
         self._keepalive_interval = keepalive_interval
         self._keepalive_count = keepalive_count
-        self._keepalive: KeepaliveTimer | None = None
-        self._keepalive_handle: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self.event_handler: EventHandler | None = None
         self.features: dict[int, bool] = {}
 
@@ -88,7 +68,7 @@ class Connection:
     async def open_unix(cls, path: str, **kwargs: Any) -> Connection:
         conn = cls(**kwargs)
         try:
-            await conn._loop.create_unix_connection(lambda: _Protocol(conn), path)
+            await conn._loop.create_unix_connection(lambda: StreamProtocol(conn), path)
         except OSError as exc:
             raise VirError.make(
                 ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
@@ -101,28 +81,42 @@ class Connection:
         """Dial libvirt's TLS transport (handshake, then the 0x01 confirmation byte)."""
         conn = cls(**kwargs)
         transport, rest = await tls.connect(host, port, context)
-        protocol = _Protocol(conn)
+        protocol = StreamProtocol(conn)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         if rest:
-            conn._data_received(rest)
+            conn.feed(rest)
+        return conn
+
+    @classmethod
+    async def open_process(cls, argv: Sequence[str], **kwargs: Any) -> Connection:
+        """Talk over the stdin and stdout of ``argv`` (``nc -U SOCKET``, an ssh
+        command running ``virt-ssh-helper`` ...)."""
+        conn = cls(**kwargs)
+        try:
+            await streams.open_process(argv, conn)
+        except OSError as exc:
+            raise VirError.make(
+                ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
+                f"Cannot run '{argv[0]}': {exc.strerror or exc}") from None
         return conn
 
     async def handshake(self, name: str | None, *, readonly: bool = False) -> None:
-        """Authenticate (none), negotiate keepalive, open ``name``, probe features."""
+        """REMOTE's: authenticate (none), negotiate keepalive, open ``name``,
+        probe features."""
         (auth_types,) = await self.call(Proc.AUTH_LIST, ())
-        if 0 not in auth_types:
+        if AUTH_NONE not in auth_types:
             raise VirError.make(ErrorCode.AUTH_UNAVAILABLE, ErrorDomain.RPC,
                                 f"server requires authentication types {auth_types}, "
                                 "rpcnet supports only 'none'")
         self.features[Feature.PROGRAM_KEEPALIVE] = await self.supports(Feature.PROGRAM_KEEPALIVE)
-        await self.call(Proc.CONNECT_OPEN, (name, 1 if readonly else 0))
+        await self.call(Proc.CONNECT_OPEN, (name, remote.CONNECT_RO if readonly else 0))
         for feature in (Feature.REMOTE_EVENT_CALLBACK, Feature.REMOTE_CLOSE_CALLBACK):
             self.features[feature] = await self.supports(feature)
-        if self.features[Feature.PROGRAM_KEEPALIVE] and self._keepalive_interval > 0:
-            self._keepalive = KeepaliveTimer(self._keepalive_interval, self._keepalive_count,
-                                             self._loop.time())
-            self._arm_keepalive()
+        if self.features[Feature.PROGRAM_KEEPALIVE] and self._closed is None:
+            self._conn.start_keepalive(self._keepalive_interval, self._keepalive_count,
+                                       self._loop.time())
+            self._arm_timer()
 
     async def supports(self, feature: int) -> bool:
         (supported,) = await self.call(Proc.CONNECT_SUPPORTS_FEATURE, (feature,))
@@ -136,95 +130,71 @@ class Connection:
         if self._closed is not None:
             future.set_exception(self._closed)
             return future
-        proc = remote.BY_NUMBER[number]
         try:
-            payload = proc.args.encode(args)
+            self._conn.send_call(number, args, future)
         except XdrError as exc:
             future.set_exception(VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.RPC, str(exc)))
             return future
-        serial = self._serial
-        self._serial = (serial + 1) & 0xFFFFFFFF
-        self._pending[serial] = (proc, future)
-        assert self._transport is not None
-        self._transport.write(
-            frame_header(_REMOTE, _VERSION, number, _CALL, serial, _OK, len(payload)) + payload)
+        assert self._stream is not None
+        self._stream.write(self._conn.data_to_send())
         return future
 
-    # -- inbound ----------------------------------------------------------
+    # -- the byte stream (streams.StreamReceiver) -----------------------------
 
-    def _data_received(self, data: bytes) -> None:
-        if self._keepalive is not None:
-            self._keepalive.received(self._loop.time())
-        framer = self._framer
-        framer.feed(data)
-        while True:
-            try:
-                message = framer.next_message()
-            except FrameError as exc:
-                self._fail(f"protocol error from server: {exc}")
-                return
-            if message is None:
-                return
-            self._handle(message)
+    def attach(self, stream: ByteStream) -> None:
+        self._stream = stream
 
-    def _handle(self, message: Message) -> None:
-        header = message.header
-        if header.prog == keepalive.PROGRAM:
-            if header.proc == keepalive.PING and self._transport is not None:
-                self._transport.write(keepalive.PONG_FRAME)
-            return
-        if header.type == MessageType.REPLY:
-            self._handle_reply(message)
-        elif header.type == MessageType.MESSAGE and header.proc == Proc.NETWORK_EVENT_LIFECYCLE:
-            self._handle_event(message.payload)
-
-    def _handle_reply(self, message: Message) -> None:
-        header = message.header
-        entry = self._pending.pop(header.serial, None)
-        if entry is None:
-            self._fail(f"reply with unknown serial {header.serial}")
-            return
-        proc, future = entry
-        if future.done():
-            return
-        try:
-            if header.status == Status.OK:
-                future.set_result(proc.ret.decode(message.payload))
+    def feed(self, data: bytes) -> None:
+        conn = self._conn
+        conn.receive_data(data, self._loop.time())
+        while (event := conn.next_event()) is not None:
+            if isinstance(event, Reply):
+                future = event.token
+                if future.done():
+                    continue  # the caller gave up on it
+                if event.error is None:
+                    future.set_result(event.result)
+                else:
+                    future.set_exception(event.error)
             else:
-                future.set_exception(remote.decode_error(message.payload))
-        except XdrError as exc:
-            future.set_exception(VirError.make(
-                ErrorCode.RPC, ErrorDomain.RPC, f"cannot decode reply to {proc.name}: {exc}"))
+                self._notify(event)
+        self._flush()
 
-    def _handle_event(self, payload: bytes) -> None:
-        try:
-            callback_id, net, event, detail = _LIFECYCLE.decode(payload)
-        except XdrError as exc:
-            log.warning("undecodable lifecycle event: %s", exc)
+    def stream_lost(self, exc: Exception | None) -> None:
+        self._mark_closed("End of file while reading data: server closed the connection"
+                          if exc is None else f"connection lost: {exc}")
+
+    def _notify(self, event: Notification) -> None:
+        if event.procedure.number != Proc.NETWORK_EVENT_LIFECYCLE or self.event_handler is None:
             return
-        if self.event_handler is not None:
-            try:
-                self.event_handler(callback_id, net, event, detail)
-            except Exception:
-                log.exception("network event handler failed")
+        try:
+            self.event_handler(*event.args)
+        except Exception:
+            log.exception("network event handler failed")
+
+    def _flush(self) -> None:
+        """Write what the connection queued (PONGs, PINGs); fail if it ended."""
+        conn = self._conn
+        data = conn.data_to_send()
+        if data and self._stream is not None:
+            self._stream.write(data)
+        if conn.closed is not None and self._closed is None:
+            self._fail(conn.closed.reason)
 
     # -- keepalive --------------------------------------------------------
 
-    def _arm_keepalive(self) -> None:
-        assert self._keepalive is not None
-        self._keepalive_handle = self._loop.call_at(self._keepalive.deadline(),
-                                                    self._keepalive_tick)
+    def _arm_timer(self) -> None:
+        due = self._conn.get_timer()
+        if due is not None:
+            self._timer = self._loop.call_at(due, self._on_timer)
 
-    def _keepalive_tick(self) -> None:
-        if self._keepalive is None or self._closed is not None:
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._closed is not None:
             return
-        action = self._keepalive.poll(self._loop.time())
-        if action is KeepaliveAction.DEAD:
-            self._fail("connection closed due to keepalive timeout")
-            return
-        if action is KeepaliveAction.SEND_PING and self._transport is not None:
-            self._transport.write(keepalive.PING_FRAME)
-        self._arm_keepalive()
+        self._conn.handle_timer(self._loop.time())
+        self._flush()
+        self._arm_timer()
 
     # -- teardown ---------------------------------------------------------
 
@@ -240,31 +210,27 @@ class Connection:
     def _fail(self, detail: str) -> None:
         log.warning("%s", detail)
         self._mark_closed(detail)
-        if self._transport is not None:
-            self._transport.abort()
-
-    def _lost(self, exc: Exception | None) -> None:
-        self._mark_closed("End of file while reading data: server closed the connection"
-                          if exc is None else f"connection lost: {exc}")
+        if self._stream is not None:
+            self._stream.abort()
 
     def _mark_closed(self, detail: str) -> None:
         if self._closed is not None:
             return
         self._closed = ConnectionClosed(detail)
-        if self._keepalive_handle is not None:
-            self._keepalive_handle.cancel()
-        pending, self._pending = self._pending, {}
-        for _proc, future in pending.values():
+        self._conn.close(detail)
+        if self._timer is not None:
+            self._timer.cancel()
+        for future in self._conn.fail_pending():
             if not future.done():
                 future.set_exception(self._closed)
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
 
     async def close(self) -> None:
-        """Send CONNECT_CLOSE (best effort) and drop the transport."""
+        """Call the program's close procedure (best effort) and drop the byte stream."""
         if self._closed is None:
             with contextlib.suppress(VirError, asyncio.TimeoutError):
-                await asyncio.wait_for(self.call(Proc.CONNECT_CLOSE, ()), 5)
+                await asyncio.wait_for(self.call(self._conn.program.close, ()), 5)
         self._mark_closed("connection closed by the client")
-        if self._transport is not None:
-            self._transport.close()
+        if self._stream is not None:
+            self._stream.close()

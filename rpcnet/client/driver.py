@@ -27,7 +27,8 @@ from rpcnet.client.uri import RemoteUri
 from rpcnet.driver.base import LifecycleCallback, NetworkDriver
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol import remote
-from rpcnet.protocol.remote import CallStyle, Feature, Proc, Procedure
+from rpcnet.protocol.program import CallStyle, Procedure
+from rpcnet.protocol.remote import Feature, Proc
 from rpcnet.protocol.values import NetworkRef
 
 log = logging.getLogger("rpcnet.client")

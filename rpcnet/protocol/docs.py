@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 from rpcnet.protocol import remote
-from rpcnet.protocol.remote import CallStyle
+from rpcnet.protocol.program import CallStyle
 
 _HANDLER = {
+    CallStyle.CONNECTION: "the connection (`rpcnet/protocol/connection.py`)",
     CallStyle.SESSION: "daemon session",
     CallStyle.EVENT: "server → client message",
 }

@@ -101,6 +101,11 @@ class Framer:
         return Header(*_FRAME_HEAD.unpack_from(self._buffer, self._pos)[1:])
 
     def next_message(self) -> Message | None:
+        frame = self.next_frame()
+        return None if frame is None else Message(*frame)
+
+    def next_frame(self) -> tuple[Header, bytes] | None:
+        """:meth:`next_message` as a plain ``(header, payload)`` pair (the hot path)."""
         buffer, pos = self._buffer, self._pos
         available = len(buffer) - pos
         if available < LENGTH_SIZE:
@@ -120,7 +125,7 @@ class Framer:
             del buffer[:pos]
             pos = 0
         self._pos = pos
-        return Message(Header(prog, vers, proc, mtype, serial, status), payload)
+        return Header(prog, vers, proc, mtype, serial, status), payload
 
 
 def encode_frame(header: Header, payload: bytes = b"") -> bytes:

@@ -1,7 +1,7 @@
 """Generic mapping from a decoded call to a driver method and back.
 
 The dispatcher knows no individual procedure: the table's
-:class:`~rpcnet.protocol.remote.CallStyle` says how the XDR fields line up
+:class:`~rpcnet.protocol.program.CallStyle` says how the XDR fields line up
 with the driver method's parameters and result.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rpcnet.driver.base import NetworkDriver
-from rpcnet.protocol.remote import CallStyle, Procedure
+from rpcnet.protocol.program import CallStyle, Procedure
 from rpcnet.protocol.xdr import VOID
 
 

@@ -35,3 +35,14 @@ def test_quick_bench_prints_every_table(libvirtd_available: None, system_python:
     assert any(re.search(r"\|\s*bindings\s*\|", row) for row in rows)
     assert any(re.search(r"\|\s*rpcnet\s*\|", row) for row in rows)
     assert "ceiling: no answer" not in result.stderr
+
+
+def test_percall_harness_answers_every_call() -> None:
+    """``python -m bench.percall`` asserts itself that every call got its reply."""
+    result = subprocess.run([sys.executable, "-m", "bench.percall", "--rounds", "1",
+                             "--calls", "200"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = [line.split("  ")[0] for line in result.stdout.splitlines()]
+    assert names == ["daemon: lookup-by-name", "daemon: is-active", "daemon: get-xml-desc",
+                     "daemon: list-all (1 net)", "client: lookup-by-name"], result.stdout

@@ -3,8 +3,11 @@ same commands against a real libvirtd must print exactly the same."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -164,16 +167,49 @@ def test_read_only_flag_is_refused_by_the_client(virsh_bin: str, rpcnetd: Rpcnet
     assert "read only access prevents virNetworkDestroy" in result.stderr
 
 
-def _event_lines(uri: str, actions: list[tuple[str, ...]]) -> list[str]:
+def _event_lines(uri: str, tmp_path: Path, actions: list[tuple[str, ...]]) -> list[str]:
+    """The lifecycle lines ``virsh net-event --loop`` prints for network evnet
+    while ``actions`` run, one event per action. It waits for conditions, not
+    for a fixed time: the watcher is known to listen once a probe network's
+    event reached it, and it is stopped once every expected line is in."""
+    probe = tmp_path / "evprobe.xml"
+    probe.write_text("<network><name>evprobe</name></network>")
     watcher = subprocess.Popen(
-        [VIRSH, "-c", uri, "net-event", "--event", "lifecycle", "--loop", "--timeout", "4"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [VIRSH, "-c", uri, "net-event", "--event", "lifecycle", "--loop"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"})
-    time.sleep(1.0)
-    for action in actions:
-        virsh(uri, *action, check=True)
-    out, _ = watcher.communicate(timeout=20)
-    return [line for line in out.splitlines() if line.startswith("event 'lifecycle'")]
+    assert watcher.stdout is not None
+    printed: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [printed.put(line) for line in watcher.stdout],
+                     daemon=True).start()
+    deadline = time.monotonic() + 60
+    try:
+        while not _saw(printed, "network evprobe", deadline):
+            virsh(uri, "net-define", str(probe), check=True)
+            virsh(uri, "net-undefine", "evprobe", check=True)
+        for action in actions:
+            virsh(uri, *action, check=True)
+        lines: list[str] = []
+        while len(lines) < len(actions) and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                line = printed.get(timeout=0.5).rstrip("\n")
+                if line.startswith("event 'lifecycle' for network evnet"):
+                    lines.append(line)
+        return lines
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
+
+
+def _saw(printed: queue.Queue[str], text: str, deadline: float) -> bool:
+    """Whether a line with ``text`` arrives within a second (past ``deadline``: fail)."""
+    assert time.monotonic() < deadline, "virsh net-event printed nothing"
+    end = time.monotonic() + 1.0
+    while (left := end - time.monotonic()) > 0:
+        with contextlib.suppress(queue.Empty):
+            if text in printed.get(timeout=left):
+                return True
+    return False
 
 
 def test_net_event_prints_lifecycle_events(
@@ -183,14 +219,14 @@ def test_net_event_prints_lifecycle_events(
                     "10.71.0")
     actions = [("net-define", str(xml)), ("net-start", "evnet"), ("net-destroy", "evnet"),
                ("net-undefine", "evnet")]
-    ours = _event_lines(rpcnetd.uri(), actions)
+    ours = _event_lines(rpcnetd.uri(), tmp_path, actions)
     assert ours == [
         "event 'lifecycle' for network evnet: Defined",
         "event 'lifecycle' for network evnet: Started",
         "event 'lifecycle' for network evnet: Stopped",
         "event 'lifecycle' for network evnet: Undefined",
     ]
-    assert _event_lines(libvirtd.uri("network"), actions) == ours
+    assert _event_lines(libvirtd.uri("network"), tmp_path, actions) == ours
 
 
 @pytest.mark.parametrize("uri", [

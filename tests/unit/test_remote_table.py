@@ -1,6 +1,10 @@
+import inspect
+
+from rpcnet.driver.base import NetworkDriver
 from rpcnet.errors import VirError
 from rpcnet.protocol import remote
 from rpcnet.protocol.message import Framer, MessageType, Status
+from rpcnet.protocol.program import DRIVER_STYLES, CallStyle
 from tests.unit.vectors import frames
 
 DENIED_ON_READ_ONLY = {39, 40, 41, 42, 48, 49, 291, 406, 408, 410, 432, 437}
@@ -86,3 +90,28 @@ def test_unsupported_api_error_domains_follow_libvirts_source_files():
     assert remote.api_error_domain("DOMAIN_INTERFACE_STATS") == 20
     assert remote.api_error_domain("CONNECT_GET_CAPABILITIES") == 20
     assert remote.public_api_name("CONNECT_NUM_OF_NWFILTERS") == "virConnectNumOfNWFilters"
+
+
+def _driver_arity(proc: remote.Procedure) -> int:
+    """How many arguments the driver method gets, by the row's call style."""
+    fields = len(proc.args.fields)
+    if proc.style is CallStyle.LIST_ALL:
+        return fields - 1  # need_results stays on the wire
+    if proc.style is CallStyle.GET_PARAMETERS:
+        return fields - 1  # nparams is client garbage
+    return fields
+
+
+def test_every_driver_row_names_a_network_driver_method_of_the_right_arity() -> None:
+    driver_rows = [p for p in remote.PROCEDURES if p.style in DRIVER_STYLES]
+    assert len(driver_rows) > 30
+    for proc in driver_rows:
+        assert proc.method is not None, proc.name
+        method = getattr(NetworkDriver, proc.method, None)
+        assert inspect.iscoroutinefunction(method), (proc.name, proc.method)
+        params = list(inspect.signature(method).parameters.values())[1:]  # self
+        assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params), proc.method
+        assert len(params) == _driver_arity(proc), (proc.name, proc.method, params)
+    others = [p for p in remote.PROCEDURES if p.style not in DRIVER_STYLES]
+    assert all(p.method is None for p in others)
+
