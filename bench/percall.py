@@ -59,6 +59,7 @@ class _Daemon:
     def __init__(self, config: ServerConfig, drivers: dict[str, NetworkDriver]) -> None:
         self.config = config
         self.privileged = True
+        self.call_observers: list[Any] = []
         self._drivers = drivers
 
     def admit(self, session: Session) -> str | None:

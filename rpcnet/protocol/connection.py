@@ -42,13 +42,19 @@ server starts it when the client asks the program's keepalive feature; the
 client when the server said it supports it (:meth:`start_keepalive`).
 
 Events are NamedTuples: a call costs one, as it costs the framer's header.
+
+Observers: a server end may carry a :class:`CallObserver` (metrics, a record
+of every call for tests). It hears of every call the moment it is answered,
+whether the connection answered it itself (an error, the handshake) or the
+application did, with what was answered; without one the per-call cost is a
+single ``is None`` test.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from rpcnet.errors import ErrorDomain, VirError, internal_error, rpc_error
 from rpcnet.protocol import keepalive
@@ -93,6 +99,22 @@ class Call(NamedTuple):
     procedure: Procedure
     #: the decoded argument struct, fields in wire order
     args: tuple[Any, ...]
+    #: the time given to the ``receive_data`` that brought it in
+    received: float
+
+
+class CallObserver(Protocol):
+    """Hears of every call a :class:`ServerConnection` answers."""
+
+    def call_answered(self, header: Header, procedure: Procedure | None,
+                      args: tuple[Any, ...] | None, received: float,
+                      result: Any, error: VirError | None) -> None:
+        """``header`` was answered with ``result`` (None for a void procedure)
+        or ``error``. ``procedure`` is None for an unknown procedure, and
+        ``args`` None when they were not decoded. ``received`` is the time the
+        call came in; the observer reads its own clock (the same one the
+        driver passes as ``now``) for when it was answered. Must not raise."""
+        ...
 
 
 class Reply(NamedTuple, Generic[T]):
@@ -260,6 +282,8 @@ class ServerConnection(RpcConnection[Call]):
         self._procedures = program.procedures
         self._prog, self._vers = program.number, program.version
         self._open, self._close_proc = program.open, program.close
+        #: told of every answered call (None: nobody listens)
+        self.observer: CallObserver | None = None
 
     # -- input ------------------------------------------------------------
 
@@ -267,7 +291,7 @@ class ServerConnection(RpcConnection[Call]):
         """Check one frame in libvirtd's order; answer it here or hand it out."""
         if self._refusal is not None:
             if header[3] == _CALL:
-                self._error(header, self._refusal)
+                self._answered_here(header, None, None, None, self._refusal)
                 self._close(Closed(f"refused: {self._refusal.message}"))
             return None
         prog = header[0]
@@ -277,34 +301,40 @@ class ServerConnection(RpcConnection[Call]):
         if header[3] != _CALL:
             if header[3] == _CALL_WITH_FDS:
                 # a caller waits for this reply: say why instead of ignoring it
-                self._error(header, rpc_error("file descriptor passing is not supported"))
+                self._answered_here(header, None, None, None,
+                                    rpc_error("file descriptor passing is not supported"))
             return None  # REPLY, MESSAGE, STREAM... from a client: ignored, as libvirtd does
         if prog != self._prog or header[1] != self._vers:
-            self._error(header, rpc_error(f"Cannot find program {prog} version {header[1]}"))
+            self._answered_here(header, None, None, None,
+                                rpc_error(f"Cannot find program {prog} version {header[1]}"))
             return None
         if header[5] != _OK:
-            self._error(header, rpc_error(f"Unexpected message status {header[5]}"))
+            self._answered_here(header, None, None, None,
+                                rpc_error(f"Unexpected message status {header[5]}"))
             return None
         proc = self._procedures.get(header[2])
         if proc is None or proc.style is _EVENT:
-            self._error(header, self.program.unknown_call_error(header[2], self.opened))
+            self._answered_here(header, None, None, None,
+                                self.program.unknown_call_error(header[2], self.opened))
             return None
         try:
             args = proc.args.decode(payload, exact=False)
         except XdrError as exc:
             log.info("bad payload for %s: %s", proc.name, exc)
-            self._error(header, rpc_error("Unable to decode message payload"))
+            self._answered_here(header, proc, None, None,
+                                rpc_error("Unable to decode message payload"))
             return None
         if not self.opened and proc.number not in self.program.pre_open:
-            self._error(header, not_open_error())
+            self._answered_here(header, proc, args, None, not_open_error())
         elif self.readonly and not proc.readonly:
-            self._error(header, self.program.denied_error(proc))
+            self._answered_here(header, proc, args, None, self.program.denied_error(proc))
         elif proc.style is _ANSWERED_HERE:
             self._answer_handshake(header, proc, args)
         elif proc.number == self._open and self.opened and self.program.open_once:
-            self._error(header, internal_error(ErrorDomain.RPC, "connection already open"))
+            self._answered_here(header, proc, args, None,
+                                internal_error(ErrorDomain.RPC, "connection already open"))
         else:
-            return _new_tuple(Call, (header, proc, args))
+            return _new_tuple(Call, (header, proc, args, self._now))
         return None
 
     def _bad_frame(self, exc: FrameError) -> None:
@@ -315,7 +345,7 @@ class ServerConnection(RpcConnection[Call]):
         limit = self._max_message + LENGTH_SIZE
         if (length is not None and length > limit and header is not None
                 and header.type == _CALL):
-            self._error(header, rpc_error(
+            self._answered_here(header, None, None, None, rpc_error(
                 f"packet {length} bytes received from client too large, want {limit}"))
         self._close(Closed(str(exc)))
 
@@ -324,16 +354,17 @@ class ServerConnection(RpcConnection[Call]):
     def _answer_handshake(self, header: Header, proc: Procedure, args: tuple[Any, ...]) -> None:
         program = self.program
         if proc.number == program.auth_list:
-            self._reply(header, proc, (self._auth_types,))
+            self._answered_here(header, proc, args, (self._auth_types,), None)
         elif proc.number == program.supports_feature:
             (feature,) = args
             if feature == program.keepalive_feature:
                 self.start_keepalive(*self._keepalive_settings, self._now)
-                self._reply(header, proc, (1,))
+                self._answered_here(header, proc, args, (1,), None)
             elif not self.opened:
-                self._error(header, not_open_error())
+                self._answered_here(header, proc, args, None, not_open_error())
             else:
-                self._reply(header, proc, (1 if feature in program.features else 0,))
+                supported = 1 if feature in program.features else 0
+                self._answered_here(header, proc, args, (supported,), None)
         else:
             raise AssertionError(f"{proc.name} is not answered by the connection")
 
@@ -345,11 +376,13 @@ class ServerConnection(RpcConnection[Call]):
         Raises :class:`~rpcnet.protocol.xdr.XdrError` if ``result`` does not
         encode; then nothing was queued. Answering the program's open
         procedure opens the connection, its close procedure closes it."""
-        header, proc, args = call
+        header, proc, args, received = call
         payload = proc.ret.encode(result)
         if self.closed is not None:
             return
         self._out.append(reply_frame(header, _OK, payload))
+        if self.observer is not None:
+            self.observer.call_answered(header, proc, args, received, result, None)
         number = header[2]
         if number == self._open:
             self.opened = True
@@ -358,14 +391,28 @@ class ServerConnection(RpcConnection[Call]):
         elif number == self._close_proc:
             self._close(CLOSED_BY_CLIENT)
 
-    def _reply(self, header: Header, proc: Procedure, result: Any) -> None:
-        payload = proc.ret.encode(result)
-        if self.closed is None:
-            self._out.append(reply_frame(header, _OK, payload))
+    def _answered_here(self, header: Header, proc: Procedure | None,
+                       args: tuple[Any, ...] | None, result: Any, err: VirError | None) -> None:
+        """Answer a call the connection decides itself: ``result`` of ``proc``,
+        or ``err``."""
+        if self.closed is not None:
+            return
+        if err is None:
+            assert proc is not None
+            self._out.append(reply_frame(header, _OK, proc.ret.encode(result)))
+        else:
+            self._error(header, err)
+        if self.observer is not None:
+            self.observer.call_answered(header, proc, args, self._now, result, err)
 
     def reply_error(self, call: Call, err: VirError) -> None:
         """Answer ``call`` with an error."""
+        if self.closed is not None:
+            return
         self._error(call.header, err)
+        if self.observer is not None:
+            self.observer.call_answered(call.header, call.procedure, call.args, call.received,
+                                        None, err)
 
     def _error(self, header: Header, err: VirError) -> None:
         if self.closed is None:

@@ -31,6 +31,7 @@ from rpcnet.server.activation import Activation, Role
 from rpcnet.server.config import ServerConfig, privileged
 from rpcnet.server.idle import IdleTimer
 from rpcnet.server.notify import Notifier
+from rpcnet.server.observers import ObserverFactory
 from rpcnet.server.session import Session
 from rpcnet.server.tls import TlsAcceptor, TlsListenerConfig
 
@@ -52,6 +53,8 @@ class Server:
         self.drivers = dict(drivers)
         self.privileged = privileged()
         self.sessions: set[Session] = set()
+        #: each new session asks these for observers of its calls (observers.py)
+        self.call_observers: list[ObserverFactory] = []
         self.activation = activation
         self.notifier = notifier if notifier is not None else Notifier(None)
         #: the listening sockets by role, created here or passed in

@@ -25,6 +25,7 @@ from rpcnet.protocol.remote import CallStyle, Proc
 from rpcnet.protocol.values import NetworkRef
 from rpcnet.server.config import ServerConfig
 from rpcnet.server.dispatch import call_driver
+from rpcnet.server.observers import ObserverFactory, observer_for
 from rpcnet.server.rpcprotocol import RpcProtocol
 from rpcnet.server.uri import resolve_open_name
 
@@ -42,6 +43,8 @@ class SessionServer(Protocol):
     config: ServerConfig
     #: the daemon runs as root (``network:///system``, not ``/session``)
     privileged: bool
+    #: what watches each client's calls (metrics, the test kit's record)
+    call_observers: list[ObserverFactory]
 
     def admit(self, session: Session) -> str | None:
         """Count a new client in; returns why it is refused, or None."""
@@ -84,6 +87,8 @@ class Session(RpcProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         log.info("client connected: %s%s", self.peer, " (read-only)" if self.readonly else "")
+        if self.server.call_observers:
+            self.conn.observer = observer_for(self, self.server.call_observers)
         refusal = self.server.admit(self)
         if refusal is not None:
             # Answer the client's first call with the reason, then drop it.
