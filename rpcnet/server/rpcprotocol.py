@@ -59,6 +59,9 @@ class RpcProtocol(asyncio.Protocol):
         self._batching = False
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
+        #: seconds a client the server closed gets to close its own end
+        self.linger = 2.0
+        self._linger: asyncio.TimerHandle | None = None
 
     def answer(self, call: Call) -> Awaitable[Any]:
         """The return struct of ``call`` (raise VirError to answer with an error)."""
@@ -92,13 +95,15 @@ class RpcProtocol(asyncio.Protocol):
         self._process()
 
     def eof_received(self) -> bool | None:
-        return None
+        return None  # asyncio closes the transport: our side ends too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.conn.close("connection lost")
         if self._timer is not None:
             self._timer.cancel()
+        if self._linger is not None:
+            self._linger.cancel()
         for task in self._tasks:
             task.cancel()
 
@@ -205,9 +210,29 @@ class RpcProtocol(asyncio.Protocol):
             self._send(data)
         closed = self.conn.closed
         if closed is not None and not self._closing:
-            if closed is not CLOSED_BY_CLIENT:
-                log.warning("closing client %s: %s", self.peer, closed.reason)
-            self.close(abort=closed.abort)
+            if closed is CLOSED_BY_CLIENT or closed.abort:
+                self.close(abort=closed.abort)
+                return
+            log.warning("closing client %s: %s", self.peer, closed.reason)
+            self._close_gently()
+
+    def _close_gently(self) -> None:
+        """Send what is queued (the reason, for a refused client) and end our
+        side only, then wait a while for the client to end its own: a client
+        that still writes gets no reset, which would kill one that does not
+        ignore SIGPIPE (virt-admin) before it can print the reason."""
+        transport = self._transport
+        if transport is None or not transport.can_write_eof():
+            self.close()
+            return
+        data = self.conn.data_to_send()
+        if data:
+            transport.write(data)
+        self._closing = True
+        transport.write_eof()
+        if self._reading_paused:
+            transport.resume_reading()  # to see the client's end
+        self._linger = self._loop.call_later(self.linger, transport.abort)
 
     def _send(self, data: bytes) -> None:
         transport = self._transport

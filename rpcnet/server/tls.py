@@ -26,6 +26,7 @@ from typing import Any, cast
 from cryptography import x509
 
 from rpcnet.server.dn import DnAllowList, certificate_dn
+from rpcnet.server.limits import ClientLimits
 
 log = logging.getLogger("rpcnet.server")
 
@@ -69,7 +70,8 @@ class TlsListenerConfig:
     allowed_dns: Sequence[str] | None = None
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     #: connections in their TLS handshake at once; more are closed at once
-    #: (they count as "anonymous" clients, like libvirtd's max_anonymous_clients)
+    #: (they count as "anonymous" clients, like libvirtd's max_anonymous_clients;
+    #: 0: no limit, as there)
     max_handshaking: int = 20
 
 
@@ -145,8 +147,13 @@ class TlsAcceptor:
     """Listens on one address and starts a session on each TLS client that passes."""
 
     def __init__(self, config: TlsListenerConfig,
-                 session_factory: Callable[[], asyncio.Protocol]) -> None:
+                 session_factory: Callable[[], asyncio.Protocol], *,
+                 limits: ClientLimits | None = None) -> None:
         self.config = config
+        #: the server's limits, if it has them: its live ``max_unauth``
+        #: replaces ``config.max_handshaking``
+        self.limits = limits
+        #: what new handshakes use; replaced to take new certificate files
         self.context = server_context(config.credentials)
         self.allowed = DnAllowList(config.allowed_dns)
         self.session_factory = session_factory
@@ -199,7 +206,8 @@ class TlsAcceptor:
                 log.warning("TLS accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
-            if self.handshaking >= self.config.max_handshaking:
+            limit = self.limits.max_unauth if self.limits else self.config.max_handshaking
+            if limit and self.handshaking >= limit:
                 log.warning("TLS client %s dropped: %d handshakes already in progress",
                             _peer(conn), self.handshaking)
                 conn.close()

@@ -29,6 +29,7 @@ from rpcnet.cli import pki
 from rpcnet.errors import ErrorCode
 from tests.peers.libvirtd import LibvirtdPeer
 from tests.peers.libvirtd_conf import TlsConfig
+from tests.peers.pki import free_port
 from tests.peers.rpcnetd import RpcnetdPeer
 from tests.peers.virsh import python_json, run_client, virsh
 
@@ -74,12 +75,6 @@ def rpcnet_client(uri: str, netns: str | None = None) -> dict[str, object]:
     result: dict[str, object] = json.loads(res.stdout)
     return result
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def make(*argv: str | Path) -> None:
