@@ -7,6 +7,8 @@ size) is left out of the comparison and checked on its own."""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +27,8 @@ from tests.peers.admin import (
     virt_admin_rows,
 )
 from tests.peers.libvirtd import LibvirtdPeer
+from tests.peers.requirements import need_executable
+from tests.peers.rpcnetd import RpcnetdPeer
 
 pytestmark = pytest.mark.interop
 
@@ -249,18 +253,13 @@ def test_virt_admin_version_needs_no_open(twin: LibvirtNamedRpcnetd) -> None:
     assert "admin client connected" in twin.log()
 
 
-def test_rpcnetds_own_server_name(rpcnetd_admin_rows: list[list[str]]) -> None:
-    assert sorted(row[1] for row in rpcnetd_admin_rows) == ["admin", "rpcnetd"]
+def test_rpcnetds_own_names(rpcnetd: RpcnetdPeer) -> None:
+    """By default the admin socket is rpcnet-admin-sock and the server rpcnetd."""
+    rows = virt_admin_rows(str(rpcnetd.dir / "rpcnet-admin-sock"), "server-list")
+    assert sorted(row[1] for row in rows) == ["admin", "rpcnetd"]
 
 
-@pytest.fixture
-def rpcnetd_admin_rows(rpcnetd: Any) -> list[list[str]]:
-    return virt_admin_rows(str(rpcnetd.dir / "rpcnet-admin-sock"), "server-list")
-
-
-def test_admin_socket_is_private(twin: LibvirtNamedRpcnetd) -> None:
-    import os
-    import stat
+def test_admin_socket_is_private_and_removed_on_stop(twin: LibvirtNamedRpcnetd) -> None:
     mode = os.stat(twin.socket_admin).st_mode
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
     twin.stop()
@@ -268,11 +267,13 @@ def test_admin_socket_is_private(twin: LibvirtNamedRpcnetd) -> None:
 
 
 def test_an_admin_client_of_another_user_is_refused(twin: LibvirtNamedRpcnetd) -> None:
-    import os
+    """libvirtd disallows admin clients but its own user; so does rpcnetd
+    (given a socket anyone may reach)."""
     os.chmod(twin.socket_admin, 0o666)
     os.chmod(twin.dir, 0o755)
+    setpriv = need_executable("setpriv")
     result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "virt-admin", "-c",
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "virt-admin", "-c",
          f"libvirtd:///system?socket={twin.socket_admin}", "server-list"],
         capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode != 0
