@@ -12,11 +12,31 @@ import subprocess
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 
 from tests.peers.virsh import SYSTEM_PYTHON
 
 SCRIPT = Path(__file__).parent / "scripts" / "kit_client.py"
+
+
+class Lines:
+    """The lines of a child's text output, read on a thread, taken with a timeout."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def next(self, timeout: float) -> str | None:
+        """The next line (None at the end); raises TimeoutError if none comes in time."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no line in {timeout} s") from None
 
 
 class BindingsClient:
@@ -27,8 +47,8 @@ class BindingsClient:
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, "LC_ALL": "C"})
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        assert self.proc.stdout is not None
+        self._lines = Lines(self.proc.stdout)
         try:
             opened = self.receive(timeout)
         except BaseException:
@@ -40,12 +60,6 @@ class BindingsClient:
     def pid(self) -> int:
         return self.proc.pid
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
     def send(self, command: str, *args: Any) -> None:
         """Start a command; its answer comes with :meth:`receive`."""
         assert self.proc.stdin is not None
@@ -54,10 +68,7 @@ class BindingsClient:
 
     def receive(self, timeout: float = 30.0) -> dict[str, Any]:
         """The next answer; raises TimeoutError (queue.Empty) if none comes in time."""
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError(f"no answer from the bindings in {timeout} s") from None
+        line = self._lines.next(timeout)
         if line is None:
             raise AssertionError(f"the bindings client exited: {self.stderr()}")
         answer: dict[str, Any] = json.loads(line)

@@ -74,7 +74,7 @@ COMMANDS = {
     "deregister": lambda callback: conn.networkEventDeregisterAny(callback),
     "events": lambda count, timeout: (wait_for(lambda: len(events) >= count, timeout),
                                       list(events))[1],
-    "port_create": lambda name, xml, flags: net(name).portCreateXML(xml, flags).getUUIDString(),
+    "port_create": lambda name, xml, flags: net(name).portCreateXML(xml, flags).UUIDString(),
     "define": lambda xml: conn.networkDefineXML(xml).name(),
 }
 
