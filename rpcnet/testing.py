@@ -7,7 +7,7 @@ fresh daemon: in-memory drivers, sockets in a private temporary directory,
 nothing touched outside it. By default the daemon runs in the test's own
 process, on a background thread (:class:`rpcnet.testkit.InProcessDaemon`,
 ready in about a millisecond); ``--rpcnetd-process`` makes it a child
-``rpcnetd`` process instead (:class:`RpcnetdServer`, about 0.3 s each), which
+``rpcnetd`` process instead (:class:`RpcnetdServer`, about 0.25 s each), which
 has no faults and no call record.
 
 Fixtures:
