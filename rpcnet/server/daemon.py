@@ -202,8 +202,7 @@ class Server:
         if the address cannot be bound.
         """
         acceptor = TlsAcceptor(tls, lambda: Session(self, readonly_socket=False, secure=True,
-                                                    transport_name="tls"),
-                               limits=self.limits)
+                                                    transport_name="tls"), self.limits)
         await acceptor.start(sockets)
         self._tls_acceptors.append(acceptor)
 

@@ -69,10 +69,6 @@ class TlsListenerConfig:
     #: globs like libvirtd's tls_allowed_dn_list; None allows any DN
     allowed_dns: Sequence[str] | None = None
     handshake_timeout: float = HANDSHAKE_TIMEOUT
-    #: connections in their TLS handshake at once; more are closed at once
-    #: (they count as "anonymous" clients, like libvirtd's max_anonymous_clients;
-    #: 0: no limit, as there)
-    max_handshaking: int = 20
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -147,11 +143,11 @@ class TlsAcceptor:
     """Listens on one address and starts a session on each TLS client that passes."""
 
     def __init__(self, config: TlsListenerConfig,
-                 session_factory: Callable[[], asyncio.Protocol], *,
-                 limits: ClientLimits | None = None) -> None:
+                 session_factory: Callable[[], asyncio.Protocol], limits: ClientLimits) -> None:
         self.config = config
-        #: the server's limits, if it has them: its live ``max_unauth``
-        #: replaces ``config.max_handshaking``
+        #: the server's limits: connections in their TLS handshake at once are
+        #: ``max_unauth`` at most (libvirtd's max_anonymous_clients); more are
+        #: closed at once
         self.limits = limits
         #: what new handshakes use; replaced to take new certificate files
         self.context = server_context(config.credentials)
@@ -206,8 +202,7 @@ class TlsAcceptor:
                 log.warning("TLS accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
-            limit = self.limits.max_unauth if self.limits else self.config.max_handshaking
-            if limit and self.handshaking >= limit:
+            if not self.limits.handshake_allowed(self.handshaking):
                 log.warning("TLS client %s dropped: %d handshakes already in progress",
                             _peer(conn), self.handshaking)
                 conn.close()
