@@ -100,9 +100,6 @@ class ManagedServer:
         """The clients in the order they came (libvirt's order)."""
         return sorted(self.clients(), key=lambda client: client.client_id)
 
-    def handshaking(self) -> int:
-        """Clients still in their TLS handshake (libvirt's unauthenticated ones)."""
-        return sum(acceptor.handshaking for acceptor in self.tls_acceptors())
 
     def ref(self) -> ServerRef:
         return ServerRef(self.name)
@@ -228,7 +225,7 @@ class Administration:
         return [TypedParam(CLIENTS_MAX, _UINT, limits.max_clients),
                 TypedParam("nclients", _UINT, sum(1 for _ in server.clients())),
                 TypedParam(CLIENTS_UNAUTH_MAX, _UINT, limits.max_unauth),
-                TypedParam("nclients_unauth", _UINT, server.handshaking())]
+                TypedParam("nclients_unauth", _UINT, limits.unauth)]
 
     @staticmethod
     def set_client_limits(server: ManagedServer, params: Sequence[TypedParam]) -> None:

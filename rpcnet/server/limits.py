@@ -10,12 +10,15 @@ from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 
 @dataclass(slots=True)
 class ClientLimits:
-    """``max_clients`` and ``max_anonymous_clients`` of one server."""
+    """``max_clients`` and ``max_anonymous_clients`` of one server, and its
+    clients still in their transport's handshake."""
 
     #: clients served at once; one more is refused
     max_clients: int
     #: clients still in their transport's handshake (TLS); 0: no limit, as in libvirt
     max_unauth: int
+    #: clients in their handshake now, on every listener of the server
+    unauth: int = 0
 
     def refusal(self, clients: int) -> str | None:
         """Why a new client is refused when ``clients`` are served, or None."""
@@ -23,9 +26,9 @@ class ClientLimits:
             return f"Too many active clients ({self.max_clients}), dropping connection"
         return None
 
-    def handshake_allowed(self, handshaking: int) -> bool:
-        """May another client start its handshake while ``handshaking`` do?"""
-        return not self.max_unauth or handshaking < self.max_unauth
+    def handshake_allowed(self) -> bool:
+        """May another client start its handshake now?"""
+        return not self.max_unauth or self.unauth < self.max_unauth
 
     def change(self, max_clients: int | None, max_unauth: int | None) -> None:
         """Set either limit (None keeps it); raises VirError, changing

@@ -145,9 +145,9 @@ class TlsAcceptor:
     def __init__(self, config: TlsListenerConfig,
                  session_factory: Callable[[], asyncio.Protocol], limits: ClientLimits) -> None:
         self.config = config
-        #: the server's limits: connections in their TLS handshake at once are
-        #: ``max_unauth`` at most (libvirtd's max_anonymous_clients); more are
-        #: closed at once
+        #: the server's limits: connections in their TLS handshake at once, on
+        #: all its listeners, are ``max_unauth`` at most (libvirtd's
+        #: max_anonymous_clients); more are closed at once
         self.limits = limits
         #: what new handshakes use; replaced to take new certificate files
         self.context = server_context(config.credentials)
@@ -202,12 +202,14 @@ class TlsAcceptor:
                 log.warning("TLS accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
-            if not self.limits.handshake_allowed(self.handshaking):
+            if not self.limits.handshake_allowed():
                 log.warning("TLS client %s dropped: %d handshakes already in progress",
-                            _peer(conn), self.handshaking)
+                            _peer(conn), self.limits.unauth)
                 conn.close()
                 continue
-            self.handshaking += 1  # counted from accept, so a burst cannot overshoot
+            # counted from accept, so a burst cannot overshoot
+            self.handshaking += 1
+            self.limits.unauth += 1
             self._spawn(self._handshake(conn))
 
     async def _handshake(self, conn: socket.socket) -> None:
@@ -226,6 +228,7 @@ class TlsAcceptor:
             log.warning("TLS client %s rejected: handshake failed: %s", peer, _reason(exc))
         finally:
             self.handshaking -= 1
+            self.limits.unauth -= 1
         if gate.accepted:
             conn.close()
         else:

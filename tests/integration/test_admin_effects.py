@@ -193,3 +193,26 @@ def test_new_tls_files_serve_new_handshakes_only(tls_dir: Path) -> None:
         assert broken.returncode != 0 and "Unable to reload the TLS files" in broken.stderr
         assert served_certificate(port, tls_dir) == new
 
+
+
+def test_clients_in_their_tls_handshake_counted_and_limited_live(tls_dir: Path) -> None:
+    port = free_port()
+    with LibvirtNamedRpcnetd("--tls", f"127.0.0.1:{port}", "--pki", str(tls_dir),
+                             "--tls-handshake-timeout", "30") as rpcnetd:
+        admin = rpcnetd.socket_admin
+        silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        try:
+            assert wait_for(lambda: virt_admin_fields(admin, "server-clients-info", "libvirtd")
+                            ["nclients_unauth"] == "2")
+            assert virt_admin(admin, "server-clients-set", "libvirtd",
+                              "--max-unauth-clients", "2").returncode == 0
+            with socket.create_connection(("127.0.0.1", port)) as third:
+                third.settimeout(10)
+                assert third.recv(100) == b""  # dropped at once: two handshakes already
+            assert "dropped: 2 handshakes already in progress" in rpcnetd.log()
+            assert virt_admin(admin, "server-clients-set", "libvirtd",
+                              "--max-unauth-clients", "0").returncode == 0  # no limit
+            assert served_certificate(port, tls_dir) == file_certificate(tls_dir)
+        finally:
+            for sock in silent:
+                sock.close()

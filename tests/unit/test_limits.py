@@ -12,8 +12,10 @@ def test_the_limit_refuses_the_next_client_only() -> None:
     limits = ClientLimits(max_clients=2, max_unauth=1)
     assert limits.refusal(1) is None
     assert limits.refusal(2) == "Too many active clients (2), dropping connection"
-    assert limits.handshake_allowed(0) and not limits.handshake_allowed(1)
-    assert ClientLimits(max_clients=2, max_unauth=0).handshake_allowed(1000)  # 0: no limit
+    assert limits.handshake_allowed()
+    limits.unauth = 1
+    assert not limits.handshake_allowed()
+    assert ClientLimits(max_clients=2, max_unauth=0, unauth=1000).handshake_allowed()  # no limit
 
 
 def test_changes_keep_the_unauthenticated_limit_under_the_other() -> None:
