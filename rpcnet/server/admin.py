@@ -18,7 +18,7 @@ import logging
 import os
 import ssl
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError, admin_error, internal_error
@@ -94,12 +94,10 @@ class ManagedServer:
     limits: ClientLimits
     clients: Callable[[], Iterable[RpcProtocol]]
     tls_acceptors: Callable[[], Sequence[TlsAcceptor]] = tuple
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def sorted_clients(self) -> list[RpcProtocol]:
         """The clients in the order they came (libvirt's order)."""
         return sorted(self.clients(), key=lambda client: client.client_id)
-
 
     def ref(self) -> ServerRef:
         return ServerRef(self.name)
@@ -111,8 +109,9 @@ class Administration:
     def __init__(self, daemon: AdministeredDaemon) -> None:
         self.daemon = daemon
         config = daemon.config
-        #: the admin socket's clients
+        #: the admin socket's clients, and their ids (the daemon counts its own)
         self.admin_sessions: set[AdminSession] = set()
+        self._admin_ids = itertools.count(1)
         self.servers = {
             server.name: server for server in (
                 ManagedServer(daemon_server_name(config.socket_name, daemon.activation),
@@ -136,7 +135,7 @@ class Administration:
             return f"Disallowing client {pid} with uid {uid}"
         refusal = self.admin_server.limits.refusal(len(self.admin_sessions))
         if refusal is None:
-            session.client_id = next(self.admin_server.ids)
+            session.client_id = next(self._admin_ids)
             self.admin_sessions.add(session)
             self.daemon.client_opened()
         return refusal

@@ -4,6 +4,7 @@ libvirtd's socket names, and real libvirt clients held connected."""
 from __future__ import annotations
 
 import json
+import selectors
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -120,8 +121,6 @@ def hold_client(uri: str, *, identity: Mapping[str, str | int] | None = None
 
 def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
     """One line of the client's output, waiting at most ``timeout`` seconds."""
-    import selectors
-
     assert proc.stdout is not None
     with selectors.DefaultSelector() as selector:
         selector.register(proc.stdout, selectors.EVENT_READ)
