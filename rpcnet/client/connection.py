@@ -21,8 +21,8 @@ import ssl
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rpcnet.client import streams, tls
-from rpcnet.client.streams import ByteStream, StreamProtocol
+from rpcnet.client import process, tls
+from rpcnet.client.streams import ByteStream, ClosingStream, StreamEnded, StreamProtocol
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol import remote
 from rpcnet.protocol.connection import AUTH_NONE, ClientConnection, Notification, Reply
@@ -94,7 +94,7 @@ class Connection:
         command running ``virt-ssh-helper`` ...)."""
         conn = cls(**kwargs)
         try:
-            await streams.open_process(argv, conn)
+            await process.open_process(argv, conn)
         except OSError as exc:
             raise VirError.make(
                 ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
@@ -161,8 +161,15 @@ class Connection:
         self._flush()
 
     def stream_lost(self, exc: Exception | None) -> None:
-        self._mark_closed("End of file while reading data: server closed the connection"
-                          if exc is None else f"connection lost: {exc}")
+        if isinstance(exc, StreamEnded):
+            detail = str(exc)
+        elif exc is None:
+            detail = "End of file while reading data: server closed the connection"
+        else:
+            detail = f"connection lost: {exc}"
+        self._mark_closed(detail)
+        if self._stream is not None:
+            self._stream.abort()
 
     def _notify(self, event: Notification) -> None:
         if event.procedure.number != Proc.NETWORK_EVENT_LIFECYCLE or self.event_handler is None:
@@ -232,5 +239,8 @@ class Connection:
             with contextlib.suppress(VirError, asyncio.TimeoutError):
                 await asyncio.wait_for(self.call(self._conn.program.close, ()), 5)
         self._mark_closed("connection closed by the client")
-        if self._stream is not None:
-            self._stream.close()
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+            if isinstance(stream, ClosingStream):
+                await stream.wait_closed()
