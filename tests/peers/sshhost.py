@@ -103,6 +103,19 @@ def tool_dir(path: Path, tools: Sequence[str], links: dict[str, str] | None = No
     return path
 
 
+def descendants(pid: int) -> list[int]:
+    """The pids of every descendant of ``pid`` (its children's, and so on)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                children = [int(c) for c in (task / "children").read_text().split()]
+                found += children
+                todo += children
+    return found
+
+
 class Place:
     """A network namespace plus a private mount namespace held open by a
     ``sleep``; commands join both with nsenter (no fork: their pid is theirs)."""
@@ -227,7 +240,7 @@ class SshHost:
     def create(self) -> None:
         self.run_dir.mkdir(parents=True)
         self.host_public_key = keygen(self.host_key, self.name)
-        (self.dir / "authorized_keys").write_text(self.client.public_key + "\n")
+        self.authorize(self.client.public_key)
         self.place.create(fresh_run=True, binds=[(self.run_dir, "/run/libvirt")])
         link, client_ns = f"ssh{self.index}", self.client.ns.name
         _run([IP, "-n", client_ns, "link", "add", link, "type", "veth",
@@ -320,6 +333,14 @@ class SshHost:
         if self.sshd is not None:
             self.start_sshd()
 
+    def authorize(self, *public_keys: str) -> None:
+        """The keys allowed to log in as root (none: every key is refused)."""
+        (self.dir / "authorized_keys").write_text("".join(f"{key}\n" for key in public_keys))
+
+    def session_pids(self) -> list[int]:
+        """Processes of the ssh sessions: every descendant of the listening sshd."""
+        return descendants(self.sshd.pid) if self.sshd is not None else []
+
     def known_hosts_line(self) -> str:
         kind, key = self.host_public_key.split()[:2]
         return f"{self.name},{self.address} {kind} {key}"
@@ -371,8 +392,11 @@ class SshFleet:
             list(pool.map(fn, self.hosts))
 
     def write_known_hosts(self) -> None:
-        self.client.known_hosts.write_text("".join(f"{h.known_hosts_line()}\n"
-                                                   for h in self.hosts))
+        """Every host's key in ssh's known_hosts and in libvirt's (the libssh
+        transports' default, ~/.config/libvirt/known_hosts)."""
+        text = "".join(f"{h.known_hosts_line()}\n" for h in self.hosts)
+        self.client.known_hosts.write_text(text)
+        (self.client.config_dir / "known_hosts").write_text(text)
 
     def close(self) -> None:
         errors = []
