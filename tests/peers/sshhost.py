@@ -270,16 +270,18 @@ class SshHost:
     def rpcnetd_log(self) -> Path:
         return self.dir / "rpcnetd.log"
 
-    def start_rpcnetd(self, socket_name: str = "virtnetworkd", *extra: str) -> None:
-        """rpcnetd on /run/libvirt/NAME-sock(-ro) of the host; waits until it answers."""
+    def start_rpcnetd(self, socket_name: str = "virtnetworkd", *,
+                      socket_dir: str = "/run/libvirt") -> None:
+        """rpcnetd on the host's SOCKET_DIR/NAME-sock(-ro); waits until it answers."""
         self.stop_rpcnetd()
-        args = [sys.executable, "-m", "rpcnet", "--socket-dir", "/run/libvirt",
-                "--socket-name", socket_name, *extra]
+        args = [sys.executable, "-m", "rpcnet", "--socket-dir", socket_dir,
+                "--socket-name", socket_name]
         with self.rpcnetd_log.open("ab") as log:
             self.rpcnetd = subprocess.Popen(self.exec_args(*args), stdin=subprocess.DEVNULL,
                                             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
-        sock = self.run_dir / f"{socket_name}-sock"
+        assert self.place.holder is not None
+        sock = f"/proc/{self.place.holder.pid}/root{socket_dir}/{socket_name}-sock"
         while not answers_rpc(sock):
             if self.rpcnetd.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"rpcnetd of {self.name}: {self.rpcnetd_log.read_text()}")
