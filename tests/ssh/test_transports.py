@@ -6,6 +6,10 @@ stops answering."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -122,4 +126,37 @@ def test_keepalive_finds_a_host_that_stopped_answering(fleet: SshFleet,
     assert result["outcome"] == "connection closed due to keepalive timeout"
     assert result["elapsed"] < 10.0  # interval 1 s, count 2: 3 s of silence
     assert result["children_left"] == []
+    wait_for(lambda: host.session_pids() == [])
+
+
+def test_virsh_reaches_rpcnetd_through_libvirts_virt_ssh_helper(fleet: SshFleet,
+                                                                tmp_path: Path) -> None:
+    """Issue 10, part 7: nothing on the far side but rpcnetd at virtnetworkd's
+    socket; libvirt's own helper proxies the session, events included."""
+    host, xml = fleet.hosts[0], tmp_path / "net.xml"
+    xml.write_text(NET)
+    watcher = subprocess.Popen(
+        fleet.client.args("/usr/bin/virsh", "-c", uri(host, "ssh"), "net-event", "--event",
+                          "lifecycle", "--loop", "--timeout", "60"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=fleet.client.env())
+    local = f"network+unix:///system?socket={host.run_dir}/virtnetworkd-sock"
+    lines: queue.Queue[str] = queue.Queue()
+    assert watcher.stdout is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout or ()],
+                     daemon=True).start()
+    try:
+        wait_for(lambda: any(line.endswith("virt-ssh-helper network:///system")
+                             for line in host.processes().values()))
+        seen: list[str] = []
+        deadline = time.monotonic() + 30
+        while "event 'lifecycle' for network oversh: Defined\n" not in seen:
+            assert time.monotonic() < deadline, seen  # until virsh has registered
+            fleet.client.rpcnet("-c", local, "net-define", str(xml))
+            fleet.client.rpcnet("-c", local, "net-undefine", "oversh")
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    seen.append(lines.get(timeout=0.5))
+    finally:
+        watcher.kill()
+        watcher.communicate(timeout=10)
     wait_for(lambda: host.session_pids() == [])
