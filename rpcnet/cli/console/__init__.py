@@ -3,27 +3,38 @@
     rpcnet -c URI net-list --all              # output and exit code as virsh's
     rpcnet -c URI1 -c URI2 net-list --all     # one table, a Host column first
     rpcnet --hosts hosts.txt net-event --loop --event lifecycle
+    rpcnet -c URI                             # an interactive shell, as virsh's
+    rpcnet help net-update                    # virsh's help, byte for byte
 
 Global options: ``-c/--connect URI`` (repeatable; else $LIBVIRT_DEFAULT_URI,
 else network:///system), ``--hosts FILE`` (one ``URI`` or ``LABEL URI`` per
 line, ``#`` comments), ``-r/--readonly``, ``-q/--quiet`` (as virsh: no headers, no
 confirmations), ``-h/--help``. With several hosts
 the exit status is 0 only if the command succeeded on every host.
+``rpcnet completion bash|zsh`` prints a shell completion script.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-DEFAULT_URI = "network:///system"
+if TYPE_CHECKING:
+    from rpcnet.cli.console.grammar import Command
+    from rpcnet.cli.console.session import Session
+
+T = TypeVar("T")
 USAGE = """\
-usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] COMMAND [ARGS...]
+usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] [COMMAND [ARGS...]]
        rpcnet [-c URI]... 'COMMAND [ARGS]; COMMAND [ARGS]...'
+       rpcnet completion bash|zsh
+
+Without a command, an interactive shell (as virsh's): line editing, history,
+TAB completion of commands, options and network names; 'help' lists the
+commands, 'help COMMAND' (or 'COMMAND --help') explains one.
 
 Commands (virsh syntax):
 {commands}
@@ -33,6 +44,8 @@ runs the command at once and the results merge into one table with a Host
 column; a failing host is reported on stderr and as a row marked 'error'.
 The exit status is then 0 only if every host succeeded. 'net-event --loop'
 merges the live events of all hosts, each line prefixed with its host.
+In the shell, 'hosts' lists the hosts and 'use LABEL...' picks those that
+commands run on.
 """
 
 
@@ -93,50 +106,81 @@ def main(argv: list[str] | None = None) -> int:
         from rpcnet.cli.pki import main as pki_main
 
         return pki_main(args[1:])
+    if args[:1] in (["completion"], ["--complete"]):
+        from rpcnet.cli.console import shell_completion
+
+        return shell_completion.main(args)
     try:
         g = parse_globals(args)
     except UsageError as exc:
         sys.stderr.write(f"rpcnet: {exc}\n")
         return 1
-    from rpcnet.cli.console import events as _events  # noqa: F401  (registers net-event)
-    from rpcnet.cli.console.commands import COMMANDS
+    from rpcnet.cli.console.catalog import COMMANDS
     from rpcnet.cli.console.grammar import ParseError, parse_line
 
-    if g.help or not g.command or g.command == ["help"]:
+    if g.help:
         listing = "".join(f"  {c.name:<18} {c.help}\n" for c in COMMANDS.values())
-        (sys.stdout if g.help or g.command else sys.stderr).write(USAGE.format(commands=listing))
-        return 0 if g.help or g.command else 1
+        sys.stdout.write(USAGE.format(commands=listing))
+        return 0
     try:
-        commands = parse_line(g.command, COMMANDS)
+        commands = parse_line(g.command, COMMANDS) if g.command else []
     except ParseError as exc:
         sys.stderr.write("".join(f"error: {m}\n" for m in exc.messages))
         return 1
-    from rpcnet.cli.console.hosts import Host, read_hosts_file, run_many, run_single
-
-    hosts = [Host(uri, uri) for uri in g.uris]
-    if g.hosts_file is not None:
-        try:
-            hosts += read_hosts_file(g.hosts_file)
-        except OSError as exc:
-            sys.stderr.write(f"error: cannot read hosts file '{g.hosts_file}': "
-                             f"{exc.strerror}\n")
-            return 1
-    if not hosts:
-        uri = os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
-        hosts = [Host(uri, uri)]
-    if len(hosts) == 1 and g.hosts_file is None:
-        runner = run_single(hosts[0].uri, g.readonly, commands, quiet=g.quiet)
-    else:
-        runner = run_many(hosts, g.readonly, commands)
     try:
-        return _run(runner)
+        session = make_session(g, interactive=not g.command)
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot read hosts file '{g.hosts_file}': {exc.strerror}\n")
+        return 1
+    # as virsh: a host named on the command line must answer before anything
+    # runs; the default one is dialled when a command first needs it
+    eager = bool(g.uris) or g.hosts_file is not None
+    if not g.command:
+        from rpcnet.cli.console.shell import run_shell
+
+        return run_shell(session, eager=eager)
+    try:
+        return run_coroutine(_run_once(session, commands, eager=eager))
     except KeyboardInterrupt:
         return 130
 
 
-def _run(coro: Coroutine[Any, Any, int]) -> int:
+def make_session(g: GlobalOptions, *, interactive: bool) -> Session:
+    """The hosts the global options name; raises OSError for an unreadable hosts file."""
+    from rpcnet.cli.console.hosts import Host, default_uri, read_hosts_file
+    from rpcnet.cli.console.session import Session
+
+    hosts = [Host(uri, uri) for uri in g.uris]
+    if g.hosts_file is not None:
+        hosts += read_hosts_file(g.hosts_file)
+    single = len(hosts) <= 1 and g.hosts_file is None
+    if not hosts:
+        hosts = [Host(default_uri(), default_uri())]
+    return Session(hosts, readonly=g.readonly, single=single, quiet=g.quiet,
+                   interactive=interactive)
+
+
+async def _run_once(session: Session, commands: list[Command], *, eager: bool) -> int:
+    try:
+        if eager and not await session.open() and session.single:
+            return 1
+        return 0 if await session.run(commands) else 1
+    finally:
+        await session.close()
+
+
+def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:
         return asyncio.run(coro)
     return uvloop.run(coro)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's when it is installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()

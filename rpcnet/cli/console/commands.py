@@ -13,21 +13,27 @@ import time
 from collections.abc import Callable
 
 from rpcnet.cli.console.context import Context, Failed
-from rpcnet.cli.console.grammar import CommandDef, Handler, Kind, Opt, Options
+from rpcnet.cli.console.grammar import CommandDef, Handler, HostCommand, Kind, Opt, Options, Source
 from rpcnet.driver.base import ListFlags, UpdateFlags, XmlFlags
 from rpcnet.errors import ErrorCode, general_error
 from rpcnet.protocol.values import DhcpLease, NetworkRef
 from rpcnet.vocabulary import UpdateCommand, UpdateSection
 
 COMMANDS: dict[str, CommandDef] = {}
-NETWORK = Opt("network", Kind.DATA, required=True)
-FILE = Opt("file", Kind.DATA, required=True)
-VALIDATE = Opt("validate", Kind.BOOL)
+NAME_OR_UUID = "network name or uuid"
+NETWORK = Opt("network", Kind.DATA, NAME_OR_UUID, required=True, values=Source.NETWORK)
+ACTIVE_NETWORK = Opt("network", Kind.DATA, NAME_OR_UUID, required=True,
+                     values=Source.ACTIVE_NETWORK)
+FILE = Opt("file", Kind.DATA, "file containing an XML network description", required=True,
+           values=Source.PATH)
+VALIDATE = Opt("validate", Kind.BOOL, "validate the XML against the schema")
 
 
-def command(name: str, *opts: Opt, help: str = "") -> Callable[[Handler], Handler]:
+def command(name: str, *opts: Opt, help: str, desc: str = "") -> Callable[[Handler], Handler]:
+    """Register a command that runs on each host; ``help``/``desc`` are what
+    ``help NAME`` prints (virsh's text for virsh's commands)."""
     def register(handler: Handler) -> Handler:
-        COMMANDS[name] = CommandDef(name, opts, handler, help)
+        COMMANDS[name] = HostCommand(name=name, opts=opts, help=help, desc=desc, handler=handler)
         return handler
     return register
 
@@ -39,11 +45,16 @@ def _yes(value: object) -> str:
 # -- listing and inspection ---------------------------------------------------
 
 
-@command("net-list", Opt("inactive", Kind.BOOL), Opt("all", Kind.BOOL),
-         Opt("persistent", Kind.BOOL), Opt("transient", Kind.BOOL),
-         Opt("autostart", Kind.BOOL), Opt("no-autostart", Kind.BOOL),
-         Opt("uuid", Kind.BOOL), Opt("name", Kind.BOOL), Opt("table", Kind.BOOL),
-         help="list networks")
+@command("net-list", Opt("inactive", Kind.BOOL, "list inactive networks"),
+         Opt("all", Kind.BOOL, "list inactive & active networks"),
+         Opt("persistent", Kind.BOOL, "list persistent networks"),
+         Opt("transient", Kind.BOOL, "list transient networks"),
+         Opt("autostart", Kind.BOOL, "list networks with autostart enabled"),
+         Opt("no-autostart", Kind.BOOL, "list networks with autostart disabled"),
+         Opt("uuid", Kind.BOOL, "list uuid's only"),
+         Opt("name", Kind.BOOL, "list network names only"),
+         Opt("table", Kind.BOOL, "list table (default)"),
+         help="list networks", desc="Returns list of networks.")
 async def net_list(ctx: Context, o: Options) -> bool:
     if o.flag("table") + o.flag("name") + o.flag("uuid") > 1:
         ctx.out.error("Only one argument from --table, --name and --uuid may be specified.")
@@ -83,7 +94,8 @@ async def _list_row(ctx: Context, net: NetworkRef) -> list[str]:
     return [net.name, "active" if active else "inactive", autostart_str, _yes(persistent)]
 
 
-@command("net-info", NETWORK, help="network information")
+@command("net-info", NETWORK, help="network information",
+         desc="Returns basic information about the network")
 async def net_info(ctx: Context, o: Options) -> bool:
     net = await ctx.network(o.require("network"))
     if net is None:
@@ -106,7 +118,7 @@ async def net_info(ctx: Context, o: Options) -> bool:
     return True
 
 
-def _convert(name: str, *, from_uuid: bool, help: str) -> None:
+def _convert(name: str, network: Opt, *, from_uuid: bool, help: str) -> None:
     async def handler(ctx: Context, o: Options) -> bool:
         net = await ctx.network(o.require("network"), by_uuid=from_uuid, by_name=not from_uuid)
         if net is None:
@@ -114,18 +126,25 @@ def _convert(name: str, *, from_uuid: bool, help: str) -> None:
         ctx.out.text(f"{net.name if from_uuid else net.uuid_str}\n")
         return True
 
-    command(name, NETWORK, help=help)(handler)
+    command(name, network, help=help)(handler)
 
 
-_convert("net-uuid", from_uuid=False, help="convert a network name to network UUID")
-_convert("net-name", from_uuid=True, help="convert a network UUID to network name")
+_convert("net-uuid", Opt("network", Kind.DATA, "network name", required=True,
+                         values=Source.NETWORK),
+         from_uuid=False, help="convert a network name to network UUID")
+_convert("net-name", Opt("network", Kind.DATA, "network uuid", required=True,
+                         values=Source.NETWORK_UUID),
+         from_uuid=True, help="convert a network UUID to network name")
 
 
-XPATH = (Opt("xpath", Kind.STRING, positional=False), Opt("wrap", Kind.BOOL))
+XPATH = (Opt("xpath", Kind.STRING, "xpath expression to filter the XML document",
+             positional=False),
+         Opt("wrap", Kind.BOOL, "wrap xpath results in an common root element"))
 
 
-@command("net-dumpxml", NETWORK, Opt("inactive", Kind.BOOL), *XPATH,
-         help="network information in XML")
+@command("net-dumpxml", NETWORK, Opt("inactive", Kind.BOOL, "show inactive defined XML"), *XPATH,
+         help="network information in XML",
+         desc="Output the network information as an XML dump to stdout.")
 async def net_dumpxml(ctx: Context, o: Options) -> bool:
     net = await ctx.network(o.require("network"))
     if net is None:
@@ -160,8 +179,9 @@ def _lease_row(lease: DhcpLease) -> list[str]:
             lease.hostname or "-", lease.clientid or "-"]
 
 
-@command("net-dhcp-leases", NETWORK, Opt("mac", Kind.STRING),
-         help="print lease info for a given network")
+@command("net-dhcp-leases", ACTIVE_NETWORK, Opt("mac", Kind.STRING, "MAC address"),
+         help="print lease info for a given network",
+         desc="Print lease info for a given network")
 async def net_dhcp_leases(ctx: Context, o: Options) -> bool:
     name = o.require("network")
     net = await ctx.network(name)
@@ -180,12 +200,16 @@ async def net_dhcp_leases(ctx: Context, o: Options) -> bool:
 # -- lifecycle ------------------------------------------------------------------
 
 
-@command("net-define", FILE, VALIDATE, help="define a persistent network from an XML file")
+@command("net-define", FILE, VALIDATE,
+         help="define an inactive persistent virtual network or modify an existing persistent "
+              "one from an XML file",
+         desc="Define or modify a persistent virtual network.")
 async def net_define(ctx: Context, o: Options) -> bool:
     return await _from_file(ctx, o, define=True)
 
 
-@command("net-create", FILE, VALIDATE, help="create a transient network from an XML file")
+@command("net-create", FILE, VALIDATE, help="create a network from an XML file",
+         desc="Create a network.")
 async def net_create(ctx: Context, o: Options) -> bool:
     return await _from_file(ctx, o, define=False)
 
@@ -211,7 +235,7 @@ async def _from_file(ctx: Context, o: Options, *, define: bool) -> bool:
     return True
 
 
-def _simple(verb: str, done: str, method: str, help: str) -> None:
+def _simple(verb: str, done: str, method: str, network: Source, help: str, desc: str) -> None:
     async def handler(ctx: Context, o: Options) -> bool:
         name = o.require("network")
         net = await ctx.network(name)
@@ -225,15 +249,22 @@ def _simple(verb: str, done: str, method: str, help: str) -> None:
         ctx.out.extra(f"Network {name} {done}\n")
         return True
 
-    command(f"net-{verb}", NETWORK, help=help)(handler)
+    opt = Opt("network", Kind.DATA, NAME_OR_UUID, required=True, values=network)
+    command(f"net-{verb}", opt, help=help, desc=desc)(handler)
 
 
-_simple("start", "started", "network_create", "start an inactive network")
-_simple("destroy", "destroyed", "network_destroy", "destroy (stop) a network")
-_simple("undefine", "has been undefined", "network_undefine", "undefine a persistent network")
+_simple("start", "started", "network_create", Source.INACTIVE_NETWORK,
+        "start a (previously defined) inactive network", "Start a network.")
+_simple("destroy", "destroyed", "network_destroy", Source.ACTIVE_NETWORK,
+        "destroy (stop) a network", "Forcefully stop a given network.")
+_simple("undefine", "has been undefined", "network_undefine", Source.PERSISTENT_NETWORK,
+        "undefine a persistent network", "Undefine the configuration for a persistent network.")
 
 
-@command("net-autostart", NETWORK, Opt("disable", Kind.BOOL), help="autostart a network")
+@command("net-autostart",
+         Opt("network", Kind.DATA, NAME_OR_UUID, required=True, values=Source.PERSISTENT_NETWORK),
+         Opt("disable", Kind.BOOL, "disable autostarting"), help="autostart a network",
+         desc="Configure a network to be automatically started at boot.")
 async def net_autostart(ctx: Context, o: Options) -> bool:
     name = o.require("network")
     net = await ctx.network(name)
@@ -250,10 +281,19 @@ async def net_autostart(ctx: Context, o: Options) -> bool:
     return True
 
 
-@command("net-update", NETWORK, Opt("command", Kind.DATA, required=True),
-         Opt("section", Kind.DATA, required=True), Opt("xml", Kind.DATA, required=True),
-         Opt("parent-index", Kind.INT), Opt("config", Kind.BOOL), Opt("live", Kind.BOOL),
-         Opt("current", Kind.BOOL), help="update parts of an existing network's configuration")
+@command("net-update", NETWORK,
+         Opt("command", Kind.DATA, "type of update (add-first, add-last (add), delete, or modify)",
+             required=True, values=("add", *(c.cli_name for c in UpdateCommand if c))),
+         Opt("section", Kind.DATA, "which section of network configuration to update",
+             required=True, values=tuple(s.cli_name for s in UpdateSection if s)),
+         Opt("xml", Kind.DATA, "name of file containing xml (or, if it starts with '<', the "
+             "complete xml element itself) to add/modify, or to be matched for search",
+             required=True, values=Source.PATH),
+         Opt("parent-index", Kind.INT, "which parent object to search through"),
+         Opt("config", Kind.BOOL, "affect next network startup"),
+         Opt("live", Kind.BOOL, "affect running network"),
+         Opt("current", Kind.BOOL, "affect current state of network"),
+         help="update parts of an existing network's configuration")
 async def net_update(ctx: Context, o: Options) -> bool:
     for other in ("live", "config"):
         if o.flag("current") and o.flag(other):
@@ -325,8 +365,9 @@ def parse_int(ctx: Context, o: Options, name: str, default: int, *,
 # -- ports ----------------------------------------------------------------------
 
 
-@command("net-port-list", NETWORK, Opt("uuid", Kind.BOOL), Opt("table", Kind.BOOL),
-         help="list network ports")
+@command("net-port-list", ACTIVE_NETWORK, Opt("uuid", Kind.BOOL, "list uuid's only"),
+         Opt("table", Kind.BOOL, "list table (default)"), help="list network ports",
+         desc="Returns list of network ports.")
 async def net_port_list(ctx: Context, o: Options) -> bool:
     if o.flag("table") and o.flag("uuid"):
         ctx.out.error("Only one argument from --table and --uuid may be specified.")
@@ -345,7 +386,10 @@ async def net_port_list(ctx: Context, o: Options) -> bool:
     return True
 
 
-@command("net-port-create", NETWORK, FILE, VALIDATE, help="create a network port from XML")
+@command("net-port-create", ACTIVE_NETWORK,
+         Opt("file", Kind.DATA, "file containing an XML network port description", required=True,
+             values=Source.PATH),
+         VALIDATE, help="create a network port from an XML file", desc="Create a network port.")
 async def net_port_create(ctx: Context, o: Options) -> bool:
     net = await ctx.network(o.require("network"))
     if net is None:
@@ -363,10 +407,11 @@ async def net_port_create(ctx: Context, o: Options) -> bool:
     return True
 
 
-PORT = Opt("port", Kind.DATA, required=True)
+PORT = Opt("port", Kind.DATA, "port UUID", required=True, values=Source.PORT)
 
 
-@command("net-port-dumpxml", NETWORK, PORT, *XPATH, help="network port information in XML")
+@command("net-port-dumpxml", ACTIVE_NETWORK, PORT, *XPATH, help="network port information in XML",
+         desc="Output the network port information as an XML dump to stdout.")
 async def net_port_dumpxml(ctx: Context, o: Options) -> bool:
     port = await ctx.port(o.require("network"), o.require("port"))
     if port is None:
@@ -377,7 +422,8 @@ async def net_port_dumpxml(ctx: Context, o: Options) -> bool:
     return dump_xml(ctx, xml, o)
 
 
-@command("net-port-delete", NETWORK, PORT, help="delete the specified network port")
+@command("net-port-delete", ACTIVE_NETWORK, PORT, help="delete the specified network port",
+         desc="Delete the specified network port.")
 async def net_port_delete(ctx: Context, o: Options) -> bool:
     port = await ctx.port(o.require("network"), o.require("port"))
     if port is None:

@@ -1,11 +1,14 @@
-"""What a command runs with: one host's driver, an output sink, and virsh's
+"""What a command runs with: one host's driver, an output sink, virsh's
 "last error" — a failed libvirt call is remembered, and printed after the
-command's own message only if the command as a whole fails."""
+command's own message only if the command as a whole fails — and, in the
+shell, the Ctrl-C of the user."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
@@ -24,12 +27,39 @@ class Failed(Exception):
     """A libvirt call failed; its error is already the context's last error."""
 
 
+class Interrupt:
+    """Ctrl-C in the shell, for a command that waits for events (net-event):
+    it ends the wait, as virsh's does. The shell cancels any other command."""
+
+    def __init__(self) -> None:
+        self._waiting: asyncio.Event | None = None
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[asyncio.Event]:
+        """Around a wait that Ctrl-C ends: the event it sets."""
+        self._waiting = event = asyncio.Event()
+        try:
+            yield event
+        finally:
+            self._waiting = None
+
+    def end_wait(self) -> bool:
+        """Ctrl-C (on the event loop): True if it ended a wait, False if the
+        command is to be cancelled (no wait, or a second Ctrl-C)."""
+        if self._waiting is None or self._waiting.is_set():
+            return False
+        self._waiting.set()
+        return True
+
+
 @dataclass(slots=True)
 class Context:
     driver: RemoteDriver
     out: Sink
     label: str = ""
     last_error: VirError | None = None
+    #: the shell's Ctrl-C; None on the command line (SIGINT itself)
+    interrupt: Interrupt | None = None
 
     async def call(self, awaitable: Awaitable[T]) -> T:
         """Await a driver call; on :class:`VirError` remember it and raise :class:`Failed`."""

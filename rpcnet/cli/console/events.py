@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rpcnet.cli.console.commands import command, parse_int
-from rpcnet.cli.console.context import Context, Failed
-from rpcnet.cli.console.grammar import Kind, Opt, Options
+from rpcnet.cli.console.context import Context, Failed, Interrupt
+from rpcnet.cli.console.grammar import Kind, Opt, Options, Source
 from rpcnet.cli.console.output import Sink
 from rpcnet.protocol.values import NetworkRef
 
@@ -51,15 +52,22 @@ class _Watch:
             self.done.set()
 
 
-@command("net-event", Opt("network", Kind.STRING), Opt("event", Kind.STRING),
-         Opt("loop", Kind.BOOL), Opt("timeout", Kind.INT), Opt("list", Kind.BOOL),
-         Opt("timestamp", Kind.BOOL), help="wait for network events")
+@command("net-event",
+         Opt("network", Kind.STRING, "filter by network name or uuid", values=Source.NETWORK),
+         Opt("event", Kind.STRING, "which event type to wait for", values=("lifecycle",)),
+         Opt("loop", Kind.BOOL, "loop until timeout or interrupt, rather than one-shot"),
+         Opt("timeout", Kind.INT, "timeout seconds"),
+         Opt("list", Kind.BOOL, "list valid event types"),
+         Opt("timestamp", Kind.BOOL, "show timestamp for each printed event"),
+         help="Network Events", desc="List event types, or wait for network events to occur")
 async def net_event(ctx: Context, o: Options) -> bool:
     return await watch_events([ctx], o, ctx.out, prefix=False)
 
 
 async def watch_events(ctxs: list[Context], o: Options, out: Sink, *, prefix: bool) -> bool:
-    """Run net-event on every context; False (exit 1) if no event arrived."""
+    """Run net-event on every context; False (exit 1) if no event arrived.
+    Ctrl-C ends the wait: the shell's :class:`Interrupt` if the contexts
+    have one, else SIGINT."""
     first = ctxs[0]
     if o.flag("list"):
         out.text("lifecycle\n")
@@ -75,27 +83,41 @@ async def watch_events(ctxs: list[Context], o: Options, out: Sink, *, prefix: bo
     if timeout is None:
         return False
     watch = _Watch(out, o.flag("loop"), o.flag("timestamp"), prefix, asyncio.Event())
-    registered = [r for r in await asyncio.gather(*(_register(c, o, watch) for c in ctxs))
-                  if r is not None]
-    if not registered:
-        return False
-    watchers = [asyncio.create_task(_report_loss(c, out)) for c, _ in registered]
-    interrupted = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    try:
-        outcome = await _wait(watch.done, interrupted, timeout or None)
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
-        for task in watchers:
-            task.cancel()
+    # as virsh, Ctrl-C counts from before the registrations (it ends the wait at once)
+    with _interruption(first.interrupt) as interrupted:
+        registered = [r for r in await asyncio.gather(*(_register(c, o, watch) for c in ctxs))
+                      if r is not None]
+        if not registered:
+            return False
+        watchers = [asyncio.create_task(_report_loss(c, out)) for c, _ in registered]
+        try:
+            outcome = await _wait(watch.done, interrupted, timeout or None)
+        finally:
+            for task in watchers:
+                task.cancel()
     if outcome:
         out.text(f"event loop {outcome}\n")
     out.text(f"events received: {watch.count}\n")
     await asyncio.gather(*(_deregister(c, cid) for c, cid in registered))
     return watch.count > 0
+
+
+@contextlib.contextmanager
+def _interruption(interrupt: Interrupt | None) -> Iterator[asyncio.Event]:
+    """The event Ctrl-C sets while a wait lasts."""
+    if interrupt is not None:
+        with interrupt.waiting() as event:
+            yield event
+        return
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, event.set)
+    try:
+        yield event
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 async def _register(ctx: Context, o: Options, watch: _Watch) -> tuple[Context, int] | None:

@@ -1,26 +1,27 @@
-"""Running commands on one host (virsh-exact) or on many at once.
+"""Hosts: the hosts file, dialling one, and a command on many at once.
 
-Many hosts: every host is dialled and runs each command concurrently; the
-outputs merge into one table whose first column is the host. A host that
-fails (cannot connect, or its command fails) prints ``error: HOST: ...`` on
-stderr and gets a row marked ``error``; the others are unaffected. The exit
-status is 0 only if the command succeeded on every host, else 1.
+Many hosts: every host runs each command concurrently; the outputs merge
+into one table whose first column is the host. A host that fails (cannot
+connect, or its command fails) prints ``error: HOST: ...`` on stderr and
+gets a row marked ``error``; the others are unaffected.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rpcnet.cli.console.context import Context
+from rpcnet.cli.console.context import Context, Interrupt
 from rpcnet.cli.console.events import watch_events
-from rpcnet.cli.console.grammar import Command
+from rpcnet.cli.console.grammar import Command, HostCommand
 from rpcnet.cli.console.output import CaptureSink, TerminalSink, format_table
 from rpcnet.client.driver import RemoteDriver
 from rpcnet.errors import VirError
 
 CONNECT_TIMEOUT = 30.0
+DEFAULT_URI = "network:///system"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,31 +42,23 @@ def read_hosts_file(path: str) -> list[Host]:
     return hosts
 
 
-async def _open(uri: str, readonly: bool) -> RemoteDriver:
-    return await asyncio.wait_for(RemoteDriver.open(uri, readonly=readonly), CONNECT_TIMEOUT)
+def default_uri() -> str:
+    """The host when none is given: $LIBVIRT_DEFAULT_URI, else network:///system."""
+    return os.environ.get("LIBVIRT_DEFAULT_URI") or DEFAULT_URI
 
 
-async def run_single(uri: str, readonly: bool, commands: list[Command], *,
-                     quiet: bool = False) -> int:
-    out = TerminalSink(quiet=quiet)
-    try:
-        driver = await _open(uri, readonly)
-    except (VirError, TimeoutError) as exc:
-        out.error("failed to connect to the hypervisor")
-        out.error(exc.message if isinstance(exc, VirError) else "connection timed out")
-        return 1
-    ctx = Context(driver, out)
-    ok = True
-    try:
-        for cmd in commands:
-            ok = await cmd.definition.handler(ctx, cmd.options)
-            if not ok:
-                ctx.report()
-            ctx.last_error = None
-            out.extra("\n")
-    finally:
-        await driver.close()
-    return 0 if ok else 1
+async def open_host(uri: str, readonly: bool, timeout: float = CONNECT_TIMEOUT) -> RemoteDriver:
+    """Dial ``uri``; raises VirError or TimeoutError."""
+    return await asyncio.wait_for(RemoteDriver.open(uri, readonly=readonly), timeout)
+
+
+def failure_detail(exc: BaseException) -> str:
+    """What a failed :func:`open_host` says."""
+    if isinstance(exc, VirError):
+        return exc.message
+    if isinstance(exc, TimeoutError):
+        return "connection timed out"
+    return str(exc) or type(exc).__name__
 
 
 class _HostErrors(TerminalSink):
@@ -79,38 +72,14 @@ class _HostErrors(TerminalSink):
         super().error(f"{self.label}: {message}")
 
 
-async def run_many(hosts: list[Host], readonly: bool, commands: list[Command]) -> int:
-    out = TerminalSink()
-    opened = await asyncio.gather(*(_open(h.uri, readonly) for h in hosts),
-                                  return_exceptions=True)
-    drivers: dict[Host, RemoteDriver] = {}
-    failed: dict[Host, str] = {}
-    for host, result in zip(hosts, opened, strict=True):
-        if isinstance(result, RemoteDriver):
-            drivers[host] = result
-        else:
-            detail = result.message if isinstance(result, VirError) else str(result) or \
-                type(result).__name__
-            failed[host] = f"failed to connect to the hypervisor: {detail}"
-            out.error(f"{host.label}: {failed[host]}")
-    all_ok = not failed
-    try:
-        for cmd in commands:
-            if cmd.definition.name == "net-event":
-                all_ok &= await _events(drivers, cmd, out) and not failed
-            else:
-                all_ok &= await _merged(hosts, drivers, failed, cmd, out)
-    finally:
-        await asyncio.gather(*(d.close() for d in drivers.values()), return_exceptions=True)
-    return 0 if all_ok else 1
-
-
 async def _run_captured(host: Host, driver: RemoteDriver, cmd: Command
                         ) -> tuple[CaptureSink, bool]:
     sink = CaptureSink()
     ctx = Context(driver, sink, host.label)
+    definition = cmd.definition
+    assert isinstance(definition, HostCommand)
     try:
-        ok = await cmd.definition.handler(ctx, cmd.options)
+        ok = await definition.handler(ctx, cmd.options)
     except VirError as exc:
         ctx.last_error, ok = exc, False
     if not ok:
@@ -118,8 +87,9 @@ async def _run_captured(host: Host, driver: RemoteDriver, cmd: Command
     return sink, ok
 
 
-async def _merged(hosts: list[Host], drivers: dict[Host, RemoteDriver], failed: dict[Host, str],
-                  cmd: Command, out: TerminalSink) -> bool:
+async def run_merged(hosts: list[Host], drivers: dict[Host, RemoteDriver],
+                     failed: dict[Host, str], cmd: Command, out: TerminalSink) -> bool:
+    """Run ``cmd`` on every host of ``drivers`` at once; print one table."""
     live = [h for h in hosts if h in drivers]
     results = dict(zip(live, await asyncio.gather(
         *(_run_captured(h, drivers[h], cmd) for h in live)), strict=True))
@@ -156,8 +126,11 @@ def _error_row(host: Host, columns: list[str]) -> list[str]:
     return [host.label, "error", *([""] * (len(columns) - 1))]
 
 
-async def _events(drivers: dict[Host, RemoteDriver], cmd: Command, out: TerminalSink) -> bool:
-    ctxs = [Context(d, _HostErrors(h.label), h.label) for h, d in drivers.items()]
+async def run_events(drivers: dict[Host, RemoteDriver], cmd: Command, out: TerminalSink,
+                     interrupt: Interrupt | None) -> bool:
+    """net-event on every host of ``drivers``, one merged stream."""
+    ctxs = [Context(d, _HostErrors(h.label), h.label, interrupt=interrupt)
+            for h, d in drivers.items()]
     if not ctxs:
         return False
     ok = await watch_events(ctxs, cmd.options, out, prefix=True)
