@@ -233,14 +233,26 @@ class Connection:
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
 
+    async def abort(self) -> None:
+        """Drop the byte stream at once, calling nothing (a handshake that failed
+        or timed out); return once it is gone (its ssh process reaped)."""
+        await self._drop_stream(at_once=True)
+
     async def close(self) -> None:
         """Call the program's close procedure (best effort) and drop the byte stream."""
         if self._closed is None:
             with contextlib.suppress(VirError, asyncio.TimeoutError):
                 await asyncio.wait_for(self.call(self._conn.program.close, ()), 5)
+        await self._drop_stream(at_once=False)
+
+    async def _drop_stream(self, *, at_once: bool) -> None:
         self._mark_closed("connection closed by the client")
         stream = self._stream
-        if stream is not None:
+        if stream is None:
+            return
+        if at_once:
+            stream.abort()
+        else:
             stream.close()
-            if isinstance(stream, ClosingStream):
-                await stream.wait_closed()
+        if isinstance(stream, ClosingStream):
+            await stream.wait_closed()

@@ -330,7 +330,7 @@ async def _dial(uri: RemoteUri, readonly: bool, interval: float, count: int) -> 
     try:
         await conn.handshake(uri.open_name, readonly=readonly)
     except BaseException:
-        await conn.close()
+        await conn.abort()  # a timed-out host would not answer a close call either
         raise
     return conn
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -328,6 +329,12 @@ class SshHost:
     def stop_sshd(self) -> None:
         proc, self.sshd = self.sshd, None
         stop_process(proc)
+
+    def freeze(self, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) the listening sshd: connections then wait in the
+        kernel's backlog, with no answer (a host that hangs)."""
+        assert self.sshd is not None
+        self.sshd.send_signal(signal.SIGSTOP if frozen else signal.SIGCONT)
 
     def new_host_key(self) -> None:
         """Replace the host key (the client's known_hosts now holds a stale one)."""
