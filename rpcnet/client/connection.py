@@ -161,6 +161,8 @@ class Connection:
         self._flush()
 
     def stream_lost(self, exc: Exception | None) -> None:
+        if self._closed is not None:
+            return  # we ended it (close, abort, keepalive) and said why already
         if isinstance(exc, StreamEnded):
             detail = str(exc)
         elif exc is None:

@@ -22,6 +22,7 @@ import contextlib
 import errno
 import logging
 import os
+import signal
 import socket
 from collections.abc import Mapping, Sequence
 from typing import cast
@@ -62,9 +63,15 @@ class ProcessStream:
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
-        with contextlib.suppress(ProcessLookupError):
-            self.process.terminate()
+        self._signal(signal.SIGTERM)
         self._reap()
+
+    def _signal(self, sig: signal.Signals) -> None:
+        # not Popen.send_signal: its poll() would reap the child behind the back
+        # of asyncio's child watcher, which then warns of an unknown child
+        if self.process.returncode is None:  # alive, or a zombie not reaped yet
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, sig)
 
     async def wait_closed(self) -> None:
         """Return once the child has exited (and was reaped)."""
@@ -97,7 +104,7 @@ class ProcessStream:
     async def _end(self) -> None:
         """Wait for the child; after :data:`EXIT_GRACE` seconds SIGTERM it, then SIGKILL."""
         process = self.process
-        for last_resort in (process.terminate, process.kill, None):
+        for last_resort in (signal.SIGTERM, signal.SIGKILL, None):
             try:
                 await asyncio.wait_for(process.wait(), EXIT_GRACE)
                 return
@@ -105,8 +112,7 @@ class ProcessStream:
                 if last_resort is None:
                     log.warning("process %s did not end after SIGKILL", process.pid)
                     return
-                with contextlib.suppress(ProcessLookupError):
-                    last_resort()
+                self._signal(last_resort)
 
 
 class _Feeder(asyncio.Protocol):

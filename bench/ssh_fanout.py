@@ -1,0 +1,146 @@
+"""``rpcnet net-list --all`` fanned out over SSH to a fleet, against virsh.
+
+Not a test. Builds ``--hosts`` hosts as the ssh tests do (each a network
+namespace with sshd and rpcnetd at libvirt's socket names, reached from a
+client namespace; tests/peers/sshhost.py), then times, on the client side:
+
+- the console on one host and on all of them, over ``+ssh`` (one ssh process
+  per host) and ``+libssh`` (asyncssh in process), with the default
+  ``--parallel`` and with ``--parallel`` = the number of hosts;
+- virsh once per host, one after the other (a shell loop) and all at once.
+
+Wall time is the median of ``--runs``; memory is the peak of the summed PSS
+of the client's process tree (the console and its ssh children), sampled
+every 20 ms. Needs root, sshd and virsh.
+
+    .venv/bin/python -m bench.ssh_fanout --hosts 50 --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rpcnet.cli.console.hosts import DEFAULT_PARALLEL
+from tests.peers.sshhost import SshFleet, descendants
+
+RPCNET = [sys.executable, "-m", "rpcnet.cli.console"]
+
+
+def pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class PeakMemory:
+    """The peak summed PSS of the trees under ``roots()``, sampled in a thread."""
+
+    def __init__(self, roots: list[int]) -> None:
+        self.roots = roots
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            pids = [p for root in self.roots for p in (root, *descendants(root))]
+            self.peak = max(self.peak, sum(pss_kib(p) for p in pids))
+            self._stop.wait(0.02)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(fleet: SshFleet, commands: list[list[str]]) -> tuple[float, int]:
+    """Run ``commands`` at once on the client side; (seconds, peak KiB)."""
+    started = time.perf_counter()
+    procs = [subprocess.Popen(fleet.client.args(*cmd), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, env=fleet.client.env())
+             for cmd in commands]
+    memory = PeakMemory([p.pid for p in procs])
+    failures = [p.communicate()[1] for p in procs if p.wait() != 0]
+    elapsed = time.perf_counter() - started
+    peak = memory.stop()
+    if failures:
+        raise RuntimeError(f"{len(failures)} failed: {failures[0].decode()[-500:]}")
+    return elapsed, peak
+
+
+def uri(host: str, transport: str) -> str:
+    return f"network+{transport}://{host}/system"
+
+
+def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, int]]:
+    count = len(fleet.hosts)
+    names = [h.name for h in fleet.hosts]
+    files = {}
+    for transport in ("ssh", "libssh"):
+        path = fleet.root / f"hosts-{transport}"
+        path.write_text("".join(f"{n} {uri(n, transport)}\n" for n in names))
+        files[transport] = str(path)
+    cases: list[tuple[str, list[list[str]]]] = []
+    for transport in ("ssh", "libssh"):
+        cases += [
+            (f"rpcnet +{transport}, 1 host",
+             [[*RPCNET, "-c", uri(names[0], transport), "net-list", "--all"]]),
+            (f"rpcnet +{transport}, {count} hosts (--parallel {DEFAULT_PARALLEL})",
+             [[*RPCNET, "--hosts", files[transport], "net-list", "--all"]]),
+            (f"rpcnet +{transport}, {count} hosts (--parallel {count})",
+             [[*RPCNET, "--hosts", files[transport], "--parallel", str(count), "net-list",
+               "--all"]]),
+        ]
+    virsh = [["/usr/bin/virsh", "-c", uri(n, "ssh"), "net-list", "--all"] for n in names]
+    cases.append(("virsh +ssh, 1 host", virsh[:1]))
+    results = []
+    for label, commands in cases:
+        samples = [timed(fleet, commands) for _ in range(runs)]
+        results.append((label, statistics.median(s[0] for s in samples),
+                        max(s[1] for s in samples)))
+    loop = []
+    for _ in range(runs):
+        total, peak = 0.0, 0
+        for command in virsh:
+            elapsed, memory = timed(fleet, [command])
+            total, peak = total + elapsed, max(peak, memory)
+        loop.append((total, peak))
+    results.append((f"virsh +ssh, {count} hosts one after the other",
+                    statistics.median(s[0] for s in loop), max(s[1] for s in loop)))
+    together = [timed(fleet, virsh) for _ in range(runs)]
+    results.append((f"virsh +ssh, {count} hosts all at once",
+                    statistics.median(s[0] for s in together), max(s[1] for s in together)))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with SshFleet(args.hosts) as fleet:
+        print(f"{args.hosts} hosts up in {time.perf_counter() - started:.1f} s", flush=True)
+        results = measure(fleet, args.runs)
+    width = max(len(label) for label, _s, _m in results)
+    print(f"{'':<{width}}  {'wall s':>7}  {'peak MiB':>8}")
+    for label, seconds, peak in results:
+        print(f"{label:<{width}}  {seconds:7.2f}  {peak / 1024:8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
