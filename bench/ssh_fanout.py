@@ -9,9 +9,12 @@ client namespace; tests/peers/sshhost.py), then times, on the client side:
   ``--parallel`` and with ``--parallel`` = the number of hosts;
 - virsh once per host, one after the other (a shell loop) and all at once.
 
-Wall time is the median of ``--runs``; memory is the peak of the summed PSS
-of the client's process tree (the console and its ssh children), sampled
-every 20 ms. Needs root, sshd and virsh.
+Wall time is the median of ``--runs``; client CPU is the user and system
+time of the client processes and their ssh children (median); memory is the
+peak of the summed PSS of the client's process tree, sampled every 20 ms.
+The far sides (sshd, virt-ssh-helper, rpcnetd of every host) run on the
+same machine, so on a small one their CPU time, not the client's, sets the
+wall time of a large fan-out. Needs root, sshd and virsh.
 
     .venv/bin/python -m bench.ssh_fanout --hosts 50 --runs 5
 """
@@ -19,6 +22,7 @@ every 20 ms. Needs root, sshd and virsh.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -66,8 +70,18 @@ class PeakMemory:
         return self.peak
 
 
-def timed(fleet: SshFleet, commands: list[list[str]]) -> tuple[float, int]:
-    """Run ``commands`` at once on the client side; (seconds, peak KiB)."""
+Sample = tuple[float, float, int]
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fleet: SshFleet, commands: list[list[str]]) -> Sample:
+    """Run ``commands`` at once on the client side; (seconds, CPU seconds, peak KiB).
+    (nsenter execs the command: it is our child, and its ssh children are its.)"""
+    cpu = _cpu()
     started = time.perf_counter()
     procs = [subprocess.Popen(fleet.client.args(*cmd), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, env=fleet.client.env())
@@ -78,14 +92,19 @@ def timed(fleet: SshFleet, commands: list[list[str]]) -> tuple[float, int]:
     peak = memory.stop()
     if failures:
         raise RuntimeError(f"{len(failures)} failed: {failures[0].decode()[-500:]}")
-    return elapsed, peak
+    return elapsed, _cpu() - cpu, peak
+
+
+def summary(samples: list[Sample]) -> Sample:
+    return (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples),
+            max(s[2] for s in samples))
 
 
 def uri(host: str, transport: str) -> str:
     return f"network+{transport}://{host}/system"
 
 
-def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, int]]:
+def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, float, int]]:
     count = len(fleet.hosts)
     names = [h.name for h in fleet.hosts]
     files = {}
@@ -108,21 +127,15 @@ def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, int]]:
     cases.append(("virsh +ssh, 1 host", virsh[:1]))
     results = []
     for label, commands in cases:
-        samples = [timed(fleet, commands) for _ in range(runs)]
-        results.append((label, statistics.median(s[0] for s in samples),
-                        max(s[1] for s in samples)))
+        results.append((label, *summary([timed(fleet, commands) for _ in range(runs)])))
     loop = []
     for _ in range(runs):
-        total, peak = 0.0, 0
-        for command in virsh:
-            elapsed, memory = timed(fleet, [command])
-            total, peak = total + elapsed, max(peak, memory)
-        loop.append((total, peak))
-    results.append((f"virsh +ssh, {count} hosts one after the other",
-                    statistics.median(s[0] for s in loop), max(s[1] for s in loop)))
-    together = [timed(fleet, virsh) for _ in range(runs)]
+        one_by_one = [timed(fleet, [command]) for command in virsh]
+        loop.append((sum(s[0] for s in one_by_one), sum(s[1] for s in one_by_one),
+                     max(s[2] for s in one_by_one)))
+    results.append((f"virsh +ssh, {count} hosts one after the other", *summary(loop)))
     results.append((f"virsh +ssh, {count} hosts all at once",
-                    statistics.median(s[0] for s in together), max(s[1] for s in together)))
+                    *summary([timed(fleet, virsh) for _ in range(runs)])))
     return results
 
 
@@ -135,10 +148,10 @@ def main() -> int:
     with SshFleet(args.hosts) as fleet:
         print(f"{args.hosts} hosts up in {time.perf_counter() - started:.1f} s", flush=True)
         results = measure(fleet, args.runs)
-    width = max(len(label) for label, _s, _m in results)
-    print(f"{'':<{width}}  {'wall s':>7}  {'peak MiB':>8}")
-    for label, seconds, peak in results:
-        print(f"{label:<{width}}  {seconds:7.2f}  {peak / 1024:8.1f}")
+    width = max(len(row[0]) for row in results)
+    print(f"{'':<{width}}  {'wall s':>7}  {'client CPU s':>12}  {'peak MiB':>8}")
+    for label, seconds, cpu, peak in results:
+        print(f"{label:<{width}}  {seconds:7.2f}  {cpu:12.2f}  {peak / 1024:8.1f}")
     return 0
 
 

@@ -109,9 +109,10 @@ def descendants(pid: int) -> list[int]:
     found: list[int] = []
     todo = [pid]
     while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                children = [int(c) for c in (task / "children").read_text().split()]
+        tasks = Path(f"/proc/{todo.pop()}/task")
+        with contextlib.suppress(OSError):  # a process may end while we look
+            for task in os.listdir(tasks):
+                children = [int(c) for c in (tasks / task / "children").read_text().split()]
                 found += children
                 todo += children
     return found

@@ -68,11 +68,23 @@ async def _pending_call_after(uri: str, fault: Callable[[], None], undo: Callabl
         except Exception as exc:
             outcome = getattr(exc, "message", repr(exc))
         elapsed = time.monotonic() - started
+        reaped = await _reaped(5.0)  # before anyone closes the driver
     finally:
         undo()
         await driver.close()
     return {"pending": pending, "outcome": outcome, "elapsed": elapsed,
-            "had_children": len(ssh_children), "children_left": children(os.getpid())}
+            "had_children": len(ssh_children), "reaped_by_itself": reaped,
+            "children_left": children(os.getpid())}
+
+
+async def _reaped(timeout: float) -> bool:
+    """True once this process has no child left (within ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while children(os.getpid()):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 async def kill_ssh(uri: str, daemon_pid: int) -> dict[str, Any]:

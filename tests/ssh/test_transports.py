@@ -98,8 +98,8 @@ def test_ssh_killed_mid_call_fails_the_call_at_once(fleet: SshFleet) -> None:
     result = run_script(fleet.client, "kill-ssh", uri(host, "ssh"), host.rpcnetd.pid)
     assert result["pending"] and result["had_children"] == 1
     assert result["outcome"] == "End of file while reading data: Input/output error"
-    assert result["elapsed"] < 2.0
-    assert result["children_left"] == []
+    assert result["elapsed"] < 5.0  # not the keepalive timeout (30 s by default)
+    assert result["reaped_by_itself"] and result["children_left"] == []
     wait_for(lambda: host.session_pids() == [])
 
 
@@ -112,8 +112,8 @@ def test_far_side_dying_mid_call_fails_the_call_at_once(fleet: SshFleet,
     assert result["pending"]
     assert result["outcome"].startswith(("End of file while reading data",
                                          "Cannot recv data")), result["outcome"]
-    assert result["elapsed"] < 2.0
-    assert result["children_left"] == []
+    assert result["elapsed"] < 5.0  # not the keepalive timeout (30 s by default)
+    assert result["reaped_by_itself"] and result["children_left"] == []
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -124,8 +124,8 @@ def test_keepalive_finds_a_host_that_stopped_answering(fleet: SshFleet,
     result = run_script(fleet.client, "freeze", uri(host, transport), host.sshd.pid)
     assert result["pending"]
     assert result["outcome"] == "connection closed due to keepalive timeout"
-    assert result["elapsed"] < 10.0  # interval 1 s, count 2: 3 s of silence
-    assert result["children_left"] == []
+    assert result["elapsed"] < 15.0  # interval 1 s, count 2: 3 s of silence
+    assert result["reaped_by_itself"] and result["children_left"] == []
     wait_for(lambda: host.session_pids() == [])
 
 
