@@ -132,7 +132,7 @@ def _client_class(asyncssh: Any, settings: _Settings) -> type[Any]:
 
         def _check(self, key: asyncssh.SSHKey) -> bool:
             path = settings.known_hosts
-            known = asyncssh.read_known_hosts(str(path)) if path.is_file() else None
+            known = _read_known_hosts(asyncssh, path)
             if known is not None:
                 host_keys = known.match(settings.host, "", settings.port)[0]
                 if key in host_keys:
@@ -153,6 +153,25 @@ def _client_class(asyncssh: Any, settings: _Settings) -> type[Any]:
             return True
 
     return HostKeyChecker
+
+
+#: Parsed known_hosts files by path, with the (mtime, size) they were read at:
+#: a console reaching a fleet reads the file once, not once per host.
+_known_hosts_cache: dict[Path, tuple[tuple[int, int], Any]] = {}
+
+
+def _read_known_hosts(asyncssh: Any, path: Path) -> Any:
+    """The parsed ``path`` (None if there is no such file)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _known_hosts_cache.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = stamp, asyncssh.read_known_hosts(str(path))
+        _known_hosts_cache[path] = cached
+    return cached[1]
 
 
 def _remember(path: Path, settings: _Settings, key: asyncssh.SSHKey) -> None:
