@@ -23,5 +23,6 @@ def test_ssh_fanout_bench_prints_every_row(ssh_tools: None) -> None:
         "rpcnet +ssh, 1 host", "rpcnet +ssh, 2 hosts (--parallel 32)",
         "rpcnet +ssh, 2 hosts (--parallel 2)", "rpcnet +libssh, 1 host",
         "rpcnet +libssh, 2 hosts (--parallel 32)", "rpcnet +libssh, 2 hosts (--parallel 2)",
-        "virsh +ssh, 1 host", "virsh +ssh, 2 hosts one after the other",
-        "virsh +ssh, 2 hosts all at once"]
+        "virsh +ssh, 1 host", "rpcnet +ssh, 1 host, curve25519-sha256",
+        "rpcnet +ssh, 2 hosts (--parallel 32), curve25519-sha256",
+        "virsh +ssh, 2 hosts one after the other", "virsh +ssh, 2 hosts all at once"]
