@@ -12,11 +12,12 @@ client namespace; tests/peers/sshhost.py), then times, on the client side:
   client's ssh config (OpenSSH 9's default exchange is the costly part).
 
 Wall time is the median of ``--runs``; client CPU is the user and system
-time of the client processes and their ssh children (median); memory is the
-peak of the summed PSS of the client's process tree, sampled every 20 ms.
-The far sides (sshd, virt-ssh-helper, rpcnetd of every host) run on the
-same machine, so on a small one their CPU time, not the client's, sets the
-wall time of a large fan-out. Needs root, sshd and virsh.
+time of the client processes and their ssh children (median); far CPU that
+of every far side (each sshd with the sessions it reaped, virt-ssh-helper
+included, and each rpcnetd); memory is the peak of the summed PSS of the
+client's process tree, sampled every 20 ms. The far sides run on this same
+machine, so on a small one their CPU, not the client's, sets the wall time
+of a large fan-out. Needs root, sshd and virsh.
 
     .venv/bin/python -m bench.ssh_fanout --hosts 50 --runs 5
 """
@@ -24,6 +25,7 @@ wall time of a large fan-out. Needs root, sshd and virsh.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -73,7 +75,8 @@ class PeakMemory:
         return self.peak
 
 
-Sample = tuple[float, float, int]
+Sample = tuple[float, float, float, int]
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu() -> float:
@@ -81,10 +84,33 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _process_cpu(pid: int, *, children: bool) -> float:
+    """CPU seconds of ``pid`` (and of the children it has reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = fields[11:15] if children else fields[11:13]  # utime stime [cutime cstime]
+    return sum(int(t) for t in ticks) / TICK
+
+
+def _far_cpu(fleet: SshFleet) -> float:
+    """CPU of every far side: sshd with its reaped sessions (virt-ssh-helper
+    included), and rpcnetd."""
+    total = 0.0
+    for host in fleet.hosts:
+        if host.sshd is not None:
+            total += _process_cpu(host.sshd.pid, children=True)
+        if host.rpcnetd is not None:
+            total += _process_cpu(host.rpcnetd.pid, children=False)
+    return total
+
+
 def timed(fleet: SshFleet, commands: list[list[str]]) -> Sample:
-    """Run ``commands`` at once on the client side; (seconds, CPU seconds, peak KiB).
-    (nsenter execs the command: it is our child, and its ssh children are its.)"""
-    cpu = _cpu()
+    """Run ``commands`` at once on the client side; (seconds, client CPU seconds,
+    far sides' CPU seconds, peak KiB). (nsenter execs the command: it is our
+    child, and its ssh children are its.)"""
+    cpu, far = _cpu(), _far_cpu(fleet)
     started = time.perf_counter()
     procs = [subprocess.Popen(fleet.client.args(*cmd), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, env=fleet.client.env())
@@ -95,19 +121,20 @@ def timed(fleet: SshFleet, commands: list[list[str]]) -> Sample:
     peak = memory.stop()
     if failures:
         raise RuntimeError(f"{len(failures)} failed: {failures[0].decode()[-500:]}")
-    return elapsed, _cpu() - cpu, peak
+    time.sleep(0.2)  # the far sides reap their sessions
+    return elapsed, _cpu() - cpu, _far_cpu(fleet) - far, peak
 
 
 def summary(samples: list[Sample]) -> Sample:
-    return (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples),
-            max(s[2] for s in samples))
+    return (*(statistics.median(s[i] for s in samples) for i in range(3)),
+            max(s[3] for s in samples))
 
 
 def uri(host: str, transport: str) -> str:
     return f"network+{transport}://{host}/system"
 
 
-def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, float, int]]:
+def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, float, float, int]]:
     count = len(fleet.hosts)
     names = [h.name for h in fleet.hosts]
     files = {}
@@ -144,8 +171,8 @@ def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, float, int]]:
     loop = []
     for _ in range(runs):
         one_by_one = [timed(fleet, [command]) for command in virsh]
-        loop.append((sum(s[0] for s in one_by_one), sum(s[1] for s in one_by_one),
-                     max(s[2] for s in one_by_one)))
+        loop.append((*(sum(s[i] for s in one_by_one) for i in range(3)),
+                     max(s[3] for s in one_by_one)))
     results.append((f"virsh +ssh, {count} hosts one after the other", *summary(loop)))
     results.append((f"virsh +ssh, {count} hosts all at once",
                     *summary([timed(fleet, virsh) for _ in range(runs)])))
@@ -162,9 +189,10 @@ def main() -> int:
         print(f"{args.hosts} hosts up in {time.perf_counter() - started:.1f} s", flush=True)
         results = measure(fleet, args.runs)
     width = max(len(row[0]) for row in results)
-    print(f"{'':<{width}}  {'wall s':>7}  {'client CPU s':>12}  {'peak MiB':>8}")
-    for label, seconds, cpu, peak in results:
-        print(f"{label:<{width}}  {seconds:7.2f}  {cpu:12.2f}  {peak / 1024:8.1f}")
+    print(f"{'':<{width}}  {'wall s':>7}  {'client CPU s':>12}  {'far CPU s':>9}  "
+          f"{'peak MiB':>8}")
+    for label, seconds, cpu, far, peak in results:
+        print(f"{label:<{width}}  {seconds:7.2f}  {cpu:12.2f}  {far:9.2f}  {peak / 1024:8.1f}")
     return 0
 
 

@@ -18,7 +18,7 @@ def test_ssh_fanout_bench_prints_every_row(ssh_tools: None) -> None:
                              "--runs", "1"], cwd=ROOT, capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = [line.rsplit(None, 3)[0] for line in result.stdout.splitlines()[2:]]
+    rows = [line.rsplit(None, 4)[0] for line in result.stdout.splitlines()[2:]]
     assert rows == [
         "rpcnet +ssh, 1 host", "rpcnet +ssh, 2 hosts (--parallel 32)",
         "rpcnet +ssh, 2 hosts (--parallel 2)", "rpcnet +libssh, 1 host",
