@@ -39,9 +39,22 @@ def connects(fleet: SshFleet, target: str) -> bool:
     return (result.returncode, result.stdout) == (0, "default\n\n")
 
 
+#: How a socket pair to a child that failed at once ends, as libvirt words it:
+#: the child gone before our first call was written, after it (unread), or
+#: before our first read. Which one is a race, for virsh as for rpcnet.
+_ENDED = re.compile(r"error: (?:Cannot recv data|End of file while reading data|"
+                    r"Cannot write data): (.*): (?:Connection reset by peer|"
+                    r"Input/output error|Broken pipe)\n$", re.S)
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_an_unknown_host_name(hosts: SshFleet, transport: str) -> None:
     theirs, ours = both(hosts, uri("nosuch", transport))
+    if transport == "ssh":  # ssh gives up within a millisecond: compare what it said
+        theirs = theirs[0], _ENDED.sub(r"\1", theirs[1])
+        ours = ours[0], _ENDED.sub(r"\1", ours[1])
+        assert ours[1].endswith("ssh: Could not resolve hostname nosuch: "
+                                "Temporary failure in name resolution")
     assert ours == theirs
     assert ours[0] == 1 and "nosuch" in ours[1]
 
