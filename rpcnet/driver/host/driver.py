@@ -15,14 +15,16 @@ from rpcnet.driver.memory import MemoryDriver
 from rpcnet.driver.netobj import NetObj
 from rpcnet.driver.store import StateStore
 from rpcnet.netxml import NetworkDef
-from rpcnet.protocol.values import DhcpLease, NetworkRef
+from rpcnet.protocol.values import DhcpLease
 
-from . import bridge, firewall
+from . import bridge
 from .netlink import Netlink
 from .network import Host, NetworkRuntime, owned_bridge
-from .nft import Nft
+from .nft import Firewall
+from .reconcile import Reconciler
 from .runstate import RunDir
 from .tools import Tools
+from .upstream import Upstream
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,14 @@ class HostDriver(MemoryDriver):
 
     def __init__(self, state_dir: Path, tools: Tools | None = None) -> None:
         super().__init__("network", state_dir)
-        self._host = Host(netlink=Netlink(), nft=Nft(tools or Tools()), tools=tools or Tools(),
-                          run=RunDir(Path(state_dir) / "run"))
+        tools = tools or Tools()
+        self._host = Host(netlink=Netlink(), firewall=Firewall(tools), tools=tools,
+                          run=RunDir(Path(state_dir) / "run"),
+                          upstream=Upstream(Path(state_dir) / "upstream-servers"))
+        self._host.upstream.on_change = self._reload_upstream
         self._runtimes: dict[str, NetworkRuntime] = {}
-        self._links: set[str] = set()
+        self._reconciler = Reconciler(self._host, self._lock, self._running, self._runtime,
+                                      self._forget)
 
     def _runtime(self, name: str) -> NetworkRuntime:
         runtime = self._runtimes.get(name)
@@ -57,18 +63,7 @@ class HostDriver(MemoryDriver):
         return obj
 
     def _host_link_names(self) -> set[str]:
-        return self._links
-
-    async def _refresh_links(self) -> None:
-        self._links = await bridge.link_names(self._host.netlink)
-
-    async def network_define_xml_flags(self, xml: str, flags: int) -> NetworkRef:
-        await self._refresh_links()
-        return await super().network_define_xml_flags(xml, flags)
-
-    async def network_create_xml_flags(self, xml: str, flags: int) -> NetworkRef:
-        await self._refresh_links()
-        return await super().network_create_xml_flags(xml, flags)
+        return bridge.KernelLinkNames()  # asks the kernel per name, lists nothing
 
     async def _activate(self, netdef: NetworkDef) -> None:
         runtime = self._runtime(netdef.name)
@@ -92,36 +87,33 @@ class HostDriver(MemoryDriver):
 
     # -- daemon start and stop -------------------------------------------------
 
+    async def load(self) -> None:
+        # dnsmasq of the first started network reads the servers file
+        await self._host.upstream.refresh()
+        await super().load()
+        self._host.upstream.watch()
+
     async def _reconcile(self) -> None:
-        """Adopt running networks; tear down what no running network owns."""
-        await self._refresh_links()
+        """Adopt running networks (see :mod:`.reconcile`): what must hold
+        before serving now, the re-assertion of each network in the
+        background."""
         if not await self._host.run.searchable_by_others():
             log.warning("%s is not searchable by other users: dnsmasq will keep root "
                         "privileges to read its hosts files there", self._host.run.root)
-        for obj in list(self._nets):
-            if obj.live is None:
-                continue
-            try:
-                adopted = await self._runtime(obj.name).adopt(obj.live)
-            except Exception as exc:
-                log.error("network %s: cannot adopt it: %s", obj.name, exc)
-                continue  # keep it marked running; destroy still cleans it up
-            if adopted:
-                log.info("network %s: adopted running %s", obj.name, _on(obj.live))
-            else:
-                log.warning("network %s: its bridge is gone; marking it stopped", obj.name)
-                await self._forget_live(obj)
-        running = {obj.name for obj in self._nets if obj.live is not None}
-        for record in await self._host.run.records():
-            if record.network not in running:
-                log.info("network %s: removing leftovers (bridge %s)",
-                         record.network, record.bridge)
-                await NetworkRuntime(self._host, record.network).stop(record.bridge)
-        await self._remove_stray_chains()
+        for name in await self._reconciler.prepare(list(self._running().values())):
+            log.warning("network %s: its bridge is gone; marking it stopped", name)
+            await self._forget(name)
+        self._reconciler.reassert_later(list(self._running().values()))
 
-    async def _forget_live(self, obj: NetObj) -> None:
+    def _running(self) -> dict[str, NetworkDef]:
+        return {obj.name: obj.live for obj in self._nets if obj.live is not None}
+
+    async def _forget(self, name: str) -> None:
+        """Mark running network ``name`` stopped, removing what is left of it."""
+        obj = self._nets.by_name.get(name)
+        if obj is None or obj.live is None:
+            return
         live = obj.live
-        assert live is not None
         await self._runtime(obj.name).stop(owned_bridge(live))
         self._runtimes.pop(obj.name, None)
         await self._io(StateStore.delete_status_sync, obj.name)
@@ -130,20 +122,9 @@ class HostDriver(MemoryDriver):
         if obj.config is None:
             self._nets.remove(obj)
 
-    async def _remove_stray_chains(self) -> None:
-        wanted: set[str] = set()
-        for obj in self._nets:
-            bridge_name = owned_bridge(obj.live) if obj.live is not None else None
-            if bridge_name:
-                wanted.update(firewall.chain_names(bridge_name))
-        try:
-            existing = await self._host.nft.chains()
-            stray = existing - wanted
-            if stray:
-                log.info("removing stray firewall chains %s", ", ".join(sorted(stray)))
-                await self._host.nft.remove(stray, existing)
-        except Exception as exc:
-            log.error("cannot clean up firewall chains: %s", exc)
+    def _reload_upstream(self) -> None:
+        for runtime in self._runtimes.values():
+            runtime.reload_upstream()
 
     async def reload(self) -> None:
         """Re-assert every running network (bridge, addresses, routes,
@@ -155,6 +136,8 @@ class HostDriver(MemoryDriver):
 
     async def close(self) -> None:
         """Stop supervising; networks and their dnsmasq keep running."""
+        self._reconciler.cancel()
+        self._host.upstream.close()
         for runtime in self._runtimes.values():
             runtime.detach()
         self._host.netlink.close()

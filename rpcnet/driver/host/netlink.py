@@ -22,6 +22,8 @@ from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-unty
 
 from .errors import system_error
 
+__all__ = ["Netlink", "NetlinkError", "is_missing"]
+
 T = TypeVar("T")
 
 # pyroute2 logs every netlink message at DEBUG; rpcnetd -v should not.

@@ -32,12 +32,12 @@ from .dnsmasq import Dnsmasq
 from .dnsmasq_conf import Paths
 from .errors import internal_error
 from .netlink import Netlink
-from .nft import Nft
+from .nft import Firewall
 from .runstate import Record, RunDir
 from .tools import Tools
+from .upstream import Upstream
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +45,10 @@ class Host:
     """What every network's runtime shares."""
 
     netlink: Netlink
-    nft: Nft
+    firewall: Firewall
     tools: Tools
     run: RunDir
+    upstream: Upstream
 
 
 def owned_bridge(netdef: NetworkDef) -> str | None:
@@ -68,6 +69,11 @@ def _interfaces(netdef: NetworkDef) -> set[address.Interface]:
     return {ipaddress.ip_interface(f"{ip.address}/{ip.effective_prefix}") for ip in netdef.ips}
 
 
+def firewall_rules(netdef: NetworkDef) -> firewall.NetworkRules:
+    """The firewall elements of ``netdef``, a network with its own bridge."""
+    return firewall.rules_for(netdef, dns_guard=dnsmasq_conf.binds_interfaces(netdef))
+
+
 def _check_startable(netdef: NetworkDef) -> None:
     """Refuse, before anything is created, what the host backend cannot do
     (the in-memory driver has already made libvirt's own checks)."""
@@ -86,11 +92,13 @@ class NetworkRuntime:
     def __init__(self, host: Host, name: str) -> None:
         self._host = host
         self.name = name
-        self.paths = Paths.under(host.run.dir(name))
+        self.paths = Paths.under(host.run.dir(name), host.upstream.path)
         self.dnsmasq = Dnsmasq(host.tools, self.paths, name)
         # a dnsmasq restarted by its supervisor has a new pid: record it
         self.dnsmasq.on_launch = self._record
         self._bridge: str | None = None
+        #: whether its dnsmasq forwards to the host's resolvers (the servers file)
+        self.forwards_upstream = False
 
     # -- start -------------------------------------------------------------
 
@@ -114,7 +122,7 @@ class NetworkRuntime:
                 vlan_filtering=bool(netdef.bridge and
                                     netdef.bridge.mac_table_manager == "libvirt")))
             undo.push_async_callback(bridge.delete, self._host.netlink, name)
-            await self._addresses(netdef, index)
+            await self._addresses(netdef, index, present=set())
             await bridge.set_up(self._host.netlink, name)
             await self._routes(netdef, index)
             # Firewall and dnsmasq do not depend on each other: start both at once.
@@ -129,19 +137,24 @@ class NetworkRuntime:
     async def write_record(self, netdef: NetworkDef) -> None:
         """Record, atomically, everything that now runs for ``netdef``."""
         self._bridge = owned_bridge(netdef)
+        self.forwards_upstream = dnsmasq_conf.needed(netdef) and dnsmasq_conf.uses_upstream(netdef)
         await self._record()
+
+    def reload_upstream(self) -> None:
+        """Have dnsmasq re-read the servers file, if it uses it."""
+        if self.forwards_upstream:
+            self.dnsmasq.reload()
 
     async def _record(self) -> None:
         if self._bridge is None:
             return
-        await self._host.run.write(Record(
-            network=self.name, bridge=self._bridge, chains=firewall.chain_names(self._bridge),
-            dnsmasq_pid=self.dnsmasq.pid))
+        await self._host.run.write(Record(network=self.name, bridge=self._bridge,
+                                          dnsmasq_pid=self.dnsmasq.pid))
 
     async def _start_firewall(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
-        # Undo registered first: the chains are ours whether or not nft got to them.
-        undo.push_async_callback(self._host.nft.remove, firewall.chain_names(bridge_of(netdef)))
-        await self._host.nft.apply(firewall.rules_for(netdef))
+        # Undo registered first: the rules are ours whether or not nft got to them.
+        undo.push_async_callback(self._host.firewall.remove, bridge_of(netdef))
+        await self._host.firewall.apply(firewall_rules(netdef))
         await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
 
     async def _start_dnsmasq(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
@@ -153,17 +166,22 @@ class NetworkRuntime:
         self.dnsmasq.watch()
 
     async def _check_subnets(self, netdef: NetworkDef) -> None:
-        """libvirt's check: no route elsewhere into one of our subnets."""
-        for ip in netdef.ips:
-            users = await address.routes_overlapping(self._host.netlink, ip.network)
-            if users:
-                raise internal_error(f"Network is already in use by interface {users[0]}")
+        """libvirt's check: the host must not route one of the IPv4 subnets yet."""
+        for ip in netdef.ips_of("ipv4"):
+            assert isinstance(ip.network, ipaddress.IPv4Network)
+            user = await address.route_collision(self._host.netlink, ip.network)
+            if user is not None:
+                raise internal_error(f"Network is already in use by interface {user}")
 
-    async def _addresses(self, netdef: NetworkDef, index: int) -> None:
+    async def _addresses(self, netdef: NetworkDef, index: int,
+                         present: set[address.Interface] | None = None) -> None:
+        """Add the addresses ``netdef`` wants that are not ``present`` (those
+        on the link are listed when not given)."""
         name = bridge_of(netdef)
         wanted = _interfaces(netdef)
         await sysctl.configure_ipv6(name, any(ip.version == 6 for ip in wanted))
-        present = await address.list_(self._host.netlink, index)
+        if present is None:
+            present = await address.list_(self._host.netlink, index)
         for addr in sorted(wanted - present, key=str):
             await address.add(self._host.netlink, index, name, addr)
 
@@ -210,8 +228,7 @@ class NetworkRuntime:
         with it the record of what to clean up) is kept until all succeeded."""
         steps: dict[str, Awaitable[object]] = {"stop dnsmasq": self.dnsmasq.stop()}
         if bridge_name:
-            steps["remove firewall rules"] = self._host.nft.remove(
-                firewall.chain_names(bridge_name))
+            steps["remove firewall rules"] = self._host.firewall.remove(bridge_name)
             steps["delete bridge"] = bridge.delete(self._host.netlink, bridge_name)
         # Independent steps, run at once: deleting a bridge alone waits tens of
         # milliseconds for the kernel.
@@ -227,29 +244,35 @@ class NetworkRuntime:
 
     # -- adopt and update ------------------------------------------------------
 
-    async def adopt(self, netdef: NetworkDef) -> bool:
-        """Take over ``netdef`` left running by an earlier daemon without
-        disturbing it: re-add only what is missing. False when its bridge is
-        gone, i.e. the network is not running any more."""
+    async def reassert(self, netdef: NetworkDef, link: bridge.LinkInfo | None,
+                       present: set[address.Interface]) -> bool:
+        """Take over ``netdef``, left running by an earlier daemon or running
+        now, without disturbing it: re-add only what is missing. ``link`` is
+        its bridge and ``present`` the addresses on it, from one listing for
+        all networks; the firewall is re-asserted for all networks at once
+        by the caller. False when its bridge is gone, i.e. the network is
+        not running any more."""
         if owned_bridge(netdef) is None:
             await self._host.run.write(Record(network=netdef.name, bridge=None))
             return True
         name = bridge_of(netdef)
-        link = await bridge.get_link(self._host.netlink, name)
         if link is None or link.kind != "bridge":
             return False
-        await self._host.run.write(Record(network=netdef.name, bridge=name))
-        await self._addresses(netdef, link.index)
+        self._bridge = name
+        await self._addresses(netdef, link.index, present)
+        if link.group != bridge.GROUP:
+            await bridge.set_group(self._host.netlink, name)
         if not link.up:
             await bridge.set_up(self._host.netlink, name)
         await self._routes(netdef, link.index)
-        await self._host.nft.apply(firewall.rules_for(netdef))
         await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
         if dnsmasq_conf.needed(netdef):
             changed = await self._write_dnsmasq_files(netdef)
-            if not await self.dnsmasq.adopt():
+            if self.dnsmasq.pid is None and not await self.dnsmasq.adopt():
                 log.warning("network %s: dnsmasq was not running; starting it", self.name)
             await self._refresh_dnsmasq(changed)
+        else:
+            await self.dnsmasq.stop()
         await self.write_record(netdef)
         return True
 
@@ -261,12 +284,13 @@ class NetworkRuntime:
             raise VirError.make(ErrorCode.OPERATION_UNSUPPORTED, ErrorDomain.NETWORK,
                                 "changing addresses or the bridge of a running network "
                                 "needs a restart")
-        if firewall.rules_for(old) != firewall.rules_for(new):
-            await self._host.nft.apply(firewall.rules_for(new))
+        if firewall_rules(old) != firewall_rules(new):
+            await self._host.firewall.apply(firewall_rules(new))
         if not dnsmasq_conf.needed(new):
             await self.dnsmasq.stop()
-            return
-        await self._refresh_dnsmasq(await self._write_dnsmasq_files(new))
+        else:
+            await self._refresh_dnsmasq(await self._write_dnsmasq_files(new))
+        await self.write_record(new)
 
     async def _refresh_dnsmasq(self, changed: set[Path]) -> None:
         """Make the running dnsmasq use its rewritten files ``changed``: a
