@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -91,7 +91,11 @@ class LibvirtdPeer:
         ready_timeout: float = 20.0,
         keep_dir: bool | None = None,
         binary: str = LIBVIRTD,
+        prepare_namespace: Callable[[NetNamespace], None] | None = None,
     ) -> None:
+        """``prepare_namespace`` runs in the new network namespace before
+        libvirtd starts there (e.g. to set up another program's firewall)."""
+        self._prepare = prepare_namespace
         self._tls = tls
         self._extra = dict(extra_conf or {})
         self._log_level = log_level
@@ -168,6 +172,8 @@ class LibvirtdPeer:
             self._dir = Path(tempfile.mkdtemp(prefix="rpcnet-lvd-", dir="/tmp"))
             conf = self._write_conf()
             self._ns.create()
+            if self._prepare is not None:
+                self._prepare(self._ns)
             self._proc = self._spawn(conf)
             self._wait_ready()
         except BaseException:

@@ -18,6 +18,7 @@ from rpcnet.netxml import NetworkDef
 from rpcnet.protocol.values import DhcpLease
 
 from . import bridge
+from .iptables import ForwardAccept
 from .netlink import Netlink
 from .network import Host, NetworkRuntime, owned_bridge
 from .nft import Firewall
@@ -42,7 +43,8 @@ class HostDriver(MemoryDriver):
         tools = tools or Tools()
         self._host = Host(netlink=Netlink(), firewall=Firewall(tools), tools=tools,
                           run=RunDir(Path(state_dir) / "run"),
-                          upstream=Upstream(Path(state_dir) / "upstream-servers"))
+                          upstream=Upstream(Path(state_dir) / "upstream-servers"),
+                          forward=ForwardAccept(tools))
         self._host.upstream.on_change = self._reload_upstream
         self._runtimes: dict[str, NetworkRuntime] = {}
         self._reconciler = Reconciler(self._host, self._lock, self._running, self._runtime,
@@ -92,6 +94,7 @@ class HostDriver(MemoryDriver):
         await self._host.upstream.refresh()
         await super().load()
         self._host.upstream.watch()
+        self._host.forward.watch()
 
     async def _reconcile(self) -> None:
         """Adopt running networks (see :mod:`.reconcile`): what must hold
@@ -138,6 +141,7 @@ class HostDriver(MemoryDriver):
         """Stop supervising; networks and their dnsmasq keep running."""
         self._reconciler.cancel()
         self._host.upstream.close()
+        self._host.forward.close()
         for runtime in self._runtimes.values():
             runtime.detach()
         self._host.netlink.close()

@@ -31,6 +31,7 @@ from . import address, bridge, dnsmasq_conf, firewall, leases, route, sysctl
 from .dnsmasq import Dnsmasq
 from .dnsmasq_conf import Paths
 from .errors import internal_error
+from .iptables import ForwardAccept
 from .netlink import Netlink
 from .nft import Firewall
 from .runstate import Record, RunDir
@@ -49,6 +50,12 @@ class Host:
     tools: Tools
     run: RunDir
     upstream: Upstream
+    forward: ForwardAccept
+
+    async def forward_if_needed(self) -> None:
+        """Have iptables' FORWARD chains let rpcnet's bridges through while
+        any network has rules (see :mod:`.iptables`)."""
+        await self.forward.need(bool(self.firewall.bridges()))
 
 
 def owned_bridge(netdef: NetworkDef) -> str | None:
@@ -67,6 +74,12 @@ def bridge_of(netdef: NetworkDef) -> str:
 
 def _interfaces(netdef: NetworkDef) -> set[address.Interface]:
     return {ipaddress.ip_interface(f"{ip.address}/{ip.effective_prefix}") for ip in netdef.ips}
+
+
+def bridge_group(netdef: NetworkDef) -> int:
+    """The device group of the bridge: rpcnet's, except in open mode (no
+    firewall rules at all, as with libvirt)."""
+    return 0 if netdef.forward_mode == "open" else bridge.GROUP
 
 
 def firewall_rules(netdef: NetworkDef) -> firewall.NetworkRules:
@@ -120,7 +133,8 @@ class NetworkRuntime:
                 name=name, mac=netdef.mac, stp=netdef.bridge.stp if netdef.bridge else True,
                 delay=netdef.bridge.delay if netdef.bridge else 0, mtu=netdef.mtu,
                 vlan_filtering=bool(netdef.bridge and
-                                    netdef.bridge.mac_table_manager == "libvirt")))
+                                    netdef.bridge.mac_table_manager == "libvirt"),
+                group=bridge_group(netdef)))
             undo.push_async_callback(bridge.delete, self._host.netlink, name)
             await self._addresses(netdef, index, present=set())
             await bridge.set_up(self._host.netlink, name)
@@ -153,8 +167,10 @@ class NetworkRuntime:
 
     async def _start_firewall(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
         # Undo registered first: the rules are ours whether or not nft got to them.
+        undo.push_async_callback(self._host.forward_if_needed)
         undo.push_async_callback(self._host.firewall.remove, bridge_of(netdef))
         await self._host.firewall.apply(firewall_rules(netdef))
+        await self._host.forward_if_needed()
         await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
 
     async def _start_dnsmasq(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
@@ -233,6 +249,7 @@ class NetworkRuntime:
         # Independent steps, run at once: deleting a bridge alone waits tens of
         # milliseconds for the kernel.
         results = await asyncio.gather(*steps.values(), return_exceptions=True)
+        await self._host.forward_if_needed()
         ok = True
         for what, result in zip(steps, results, strict=True):
             if isinstance(result, BaseException):
@@ -260,8 +277,8 @@ class NetworkRuntime:
             return False
         self._bridge = name
         await self._addresses(netdef, link.index, present)
-        if link.group != bridge.GROUP:
-            await bridge.set_group(self._host.netlink, name)
+        if link.group != bridge_group(netdef):
+            await bridge.set_group(self._host.netlink, name, bridge_group(netdef))
         if not link.up:
             await bridge.set_up(self._host.netlink, name)
         await self._routes(netdef, link.index)

@@ -7,7 +7,8 @@ calls at once and re-asserts 1,000 networks within seconds:
    links are listed once (networks whose bridge is gone are reported, for
    the driver to mark stopped), the firewall table is replaced by the
    running networks' rules in one nft transaction, and the upstream servers
-   file is brought up to date. The kernel keeps forwarding throughout.
+   file is brought up to date; iptables' FORWARD chains are checked (see
+   :mod:`.iptables`). The kernel keeps forwarding throughout.
 2. :meth:`Reconciler.reassert_later`, in the background: the addresses are
    listed once, then each running network's addresses, routes, switches and
    dnsmasq are re-asserted from those listings, a few networks at a time
@@ -67,6 +68,8 @@ class Reconciler:
                 kept.append(netdef)
         await self._host.firewall.replace_all(
             [firewall_rules(netdef) for netdef in kept if owned_bridge(netdef)])
+        await self._host.forward_if_needed()
+        await self._host.forward.check()
         await self._host.upstream.refresh()
         return vanished
 
