@@ -167,3 +167,38 @@ def test_same_routes_and_ipv6_nat(
                 in canon)
     virsh(daemon.uri, "net-destroy", "v6nat", check=True)
     assert static_routes(daemon.ns) == []
+
+
+COLLIDE_XML = """<network><name>coll</name><forward mode='nat'/><bridge name='rpccoll' stp='off'/>
+<ip address='10.86.1.1' prefix='24'/></network>"""
+
+
+def start_beside_routes(ns: NetNamespace, uri: str, path: Path) -> tuple[bool, str]:
+    """Create network "coll" while the host routes 10.86.0.0/16 elsewhere
+    (allowed), then while it routes 10.86.1.0/24 exactly (refused)."""
+    ns.run(IP, "link", "add", "other9", "type", "bridge")
+    try:
+        ns.run(IP, "link", "set", "other9", "up")
+        ns.run(IP, "addr", "add", "10.86.0.1/16", "dev", "other9")
+        covering = virsh(uri, "net-create", str(path))
+        if covering.returncode == 0:
+            virsh(uri, "net-destroy", "coll", check=True)
+        ns.run(IP, "route", "add", "10.86.1.0/24", "dev", "other9")
+        exact = virsh(uri, "net-create", str(path))
+        if exact.returncode == 0:
+            virsh(uri, "net-destroy", "coll", check=True)
+        return covering.returncode == 0, exact.stderr.strip()
+    finally:
+        ns.run(IP, "link", "del", "other9")
+
+
+def test_a_subnet_the_host_routes_is_refused_as_by_libvirtd(
+    daemon: HostDaemon, libvirtd: LibvirtdPeer, tmp_path: Path
+) -> None:
+    path = tmp_path / "coll.xml"
+    path.write_text(COLLIDE_XML)
+    ours = start_beside_routes(daemon.ns, daemon.uri, path)
+    theirs = start_beside_routes(libvirtd.namespace, libvirtd.uri("network"), path)
+    refused = (f"error: Failed to create network from {path}\n"
+               "error: internal error: Network is already in use by interface other9")
+    assert ours == theirs == (True, refused)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .dnsmasq_conf import Paths
 from .errors import system_error
+from .limits import inotify_limit_hint
 from .tools import Tools, run
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,10 @@ class Dnsmasq:
         await asyncio.to_thread(self.paths.pid.unlink, missing_ok=True)
         status, err = await run([binary, self._conf_arg])
         if status != 0:
-            raise system_error(f"dnsmasq for network '{self.network}' failed to start: "
-                               f"{err or f'exit status {status}'}")
+            detail = err or f"exit status {status}"
+            if "inotify" in detail and "Too many open files" in detail:
+                detail += f" ({inotify_limit_hint()})"
+            raise system_error(f"dnsmasq for network '{self.network}' failed to start: {detail}")
         pid = await asyncio.to_thread(self._read_pid)
         if pid is None:
             raise system_error(f"dnsmasq for network '{self.network}' wrote no pid file "

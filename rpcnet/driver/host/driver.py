@@ -17,7 +17,7 @@ from rpcnet.driver.store import StateStore
 from rpcnet.netxml import NetworkDef
 from rpcnet.protocol.values import DhcpLease
 
-from . import bridge
+from . import bridge, limits
 from .iptables import ForwardAccept
 from .netlink import Netlink
 from .network import Host, NetworkRuntime, owned_bridge
@@ -40,6 +40,7 @@ class HostDriver(MemoryDriver):
 
     def __init__(self, state_dir: Path, tools: Tools | None = None) -> None:
         super().__init__("network", state_dir)
+        limits.raise_open_files()
         tools = tools or Tools()
         self._host = Host(netlink=Netlink(), firewall=Firewall(tools), tools=tools,
                           run=RunDir(Path(state_dir) / "run"),

@@ -12,7 +12,7 @@ bind mount of it is) and on the directories of its path and of its target
 when it is a symlink (replaced by rename, as resolvconf and
 systemd-resolved do). If no inotify instance can be had, because the
 per-user limit ``fs.inotify.max_user_instances`` is reached, the warning
-names that limit and the file is polled instead.
+names that limit and the file is polled instead (every 2 s).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rpcnet.driver.store import write_atomic
+
+from .limits import inotify_limit_hint
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +51,6 @@ def servers_file(resolv_conf: str) -> str:
         if len(words) >= 2 and words[0] == "nameserver":
             lines.append(f"server={words[1]}")
     return "".join(f"{line}\n" for line in lines)
-
-
-def inotify_limit_hint() -> str:
-    """The limit an inotify instance counts against, with its current value."""
-    try:
-        value = Path("/proc/sys/fs/inotify/max_user_instances").read_text().strip()
-    except OSError:
-        value = "?"
-    return (f"the per-user limit of inotify instances is reached (sysctl "
-            f"fs.inotify.max_user_instances = {value})")
 
 
 class Upstream:
