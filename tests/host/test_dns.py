@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -71,10 +72,11 @@ def upstream_servers(uplink: Uplink, answers: dict[str, str]) -> Iterator[None]:
                 "--no-resolv", "--no-hosts", "--bind-interfaces", f"--listen-address={addr}",
                 "--user=root", f"--address=/up.test/{value}", "--pid-file="),
                 stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
         for addr, value in answers.items():
-            for _ in range(50):
-                if resolve(uplink.ns, addr, "up.test", timeout=0.2) == value:
-                    break
+            while (resolve(uplink.ns, addr, "up.test", timeout=0.2) != value
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
         yield
     finally:
         for proc in procs:
@@ -103,9 +105,10 @@ def test_upstream_servers_follow_the_hosts_resolv_conf(
                 assert resolve(guest.ns, "10.84.0.1", "up.test") == "192.0.2.2"
                 with resolv.open("w") as f:  # in place: the bind mount sees the same file
                     f.write("nameserver 203.0.113.3\n")
-                for _ in range(100):
-                    if resolve(guest.ns, "10.84.0.1", "up.test", timeout=0.3) == "192.0.2.3":
-                        break
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and resolve(
+                        guest.ns, "10.84.0.1", "up.test", timeout=0.3) != "192.0.2.3":
+                    time.sleep(0.05)
                 assert resolve(guest.ns, "10.84.0.1", "up.test") == "192.0.2.3"
             servers = daemon.state_dir / "network" / "upstream-servers"
             assert servers.read_text() == "server=203.0.113.3\n"

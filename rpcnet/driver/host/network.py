@@ -136,8 +136,12 @@ class NetworkRuntime:
                                     netdef.bridge.mac_table_manager == "libvirt"),
                 group=bridge_group(netdef)))
             undo.push_async_callback(bridge.delete, self._host.netlink, name)
-            await self._addresses(netdef, index, present=set())
+            # Up first, then the addresses: their routes come with them, so
+            # every dnsmasq in the namespace (each listens to address and
+            # route changes) wakes once per start, not twice.
+            await self._ipv6_switches(netdef)
             await bridge.set_up(self._host.netlink, name)
+            await self._addresses(netdef, index, present=set())
             await self._routes(netdef, index)
             # Firewall and dnsmasq do not depend on each other: start both at once.
             failures = [result for result in await asyncio.gather(
@@ -189,13 +193,15 @@ class NetworkRuntime:
             if user is not None:
                 raise internal_error(f"Network is already in use by interface {user}")
 
+    async def _ipv6_switches(self, netdef: NetworkDef) -> None:
+        await sysctl.configure_ipv6(bridge_of(netdef), bool(netdef.ips_of("ipv6")))
+
     async def _addresses(self, netdef: NetworkDef, index: int,
                          present: set[address.Interface] | None = None) -> None:
         """Add the addresses ``netdef`` wants that are not ``present`` (those
         on the link are listed when not given)."""
         name = bridge_of(netdef)
         wanted = _interfaces(netdef)
-        await sysctl.configure_ipv6(name, any(ip.version == 6 for ip in wanted))
         if present is None:
             present = await address.list_(self._host.netlink, index)
         for addr in sorted(wanted - present, key=str):
@@ -276,6 +282,7 @@ class NetworkRuntime:
         if link is None or link.kind != "bridge":
             return False
         self._bridge = name
+        await self._ipv6_switches(netdef)
         await self._addresses(netdef, link.index, present)
         if link.group != bridge_group(netdef):
             await bridge.set_group(self._host.netlink, name, bridge_group(netdef))

@@ -3,24 +3,29 @@
 Theory of operation, in two phases so that a restarted rpcnetd answers
 calls at once and re-asserts 1,000 networks within seconds:
 
-1. :meth:`Reconciler.prepare`, before the daemon serves: the namespace's
-   links are listed once (networks whose bridge is gone are reported, for
-   the driver to mark stopped), the firewall table is replaced by the
-   running networks' rules in one nft transaction, and the upstream servers
-   file is brought up to date; iptables' FORWARD chains are checked (see
-   :mod:`.iptables`). The kernel keeps forwarding throughout.
-2. :meth:`Reconciler.reassert_later`, in the background: the addresses are
-   listed once, then each running network's addresses, routes, switches and
-   dnsmasq are re-asserted from those listings, a few networks at a time
-   under the driver's lock, so that calls interleave with the work and a
-   network changed meanwhile is skipped. Then run directories of networks
-   that no longer run (a crash mid-start or mid-destroy) are torn down.
+1. :meth:`Reconciler.prepare`, before the daemon serves: networks whose
+   bridge is gone are reported, for the driver to mark stopped (one
+   ``if_nametoindex`` per network: listing every link through netlink costs
+   half a second at 1,000), and the upstream servers file is brought up to
+   date. Run directories of networks that no longer run (a crash mid-start
+   or mid-destroy) are torn down. The kernel keeps forwarding throughout,
+   with the rules it has.
+2. :meth:`Reconciler.reassert_later`, in the background. First, under the
+   driver's lock and so before any call that changes a network: the
+   firewall table is replaced by the running networks' rules in one nft
+   transaction and iptables' FORWARD chains are checked (see
+   :mod:`.iptables`). Then links and addresses are listed once, and each
+   running network's bridge, addresses, routes, switches and dnsmasq are
+   re-asserted from those lists, a few networks at a time under the lock,
+   so that calls interleave with the work and a network changed meanwhile
+   is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -52,24 +57,13 @@ class Reconciler:
         self._runtime = runtime
         self._gone = gone
         self._task: asyncio.Task[None] | None = None
-        self._links: dict[str, bridge.LinkInfo] = {}
 
     async def prepare(self, running: Sequence[NetworkDef]) -> list[str]:
         """Phase 1: returns the names of the ``running`` networks whose
-        bridge is gone; the firewall then holds the others' rules."""
-        self._links = await bridge.all_links(self._host.netlink)
-        vanished, kept = [], []
-        for netdef in running:
-            name = owned_bridge(netdef)
-            link = self._links.get(name) if name else None
-            if name and (link is None or link.kind != "bridge"):
-                vanished.append(netdef.name)
-            else:
-                kept.append(netdef)
-        await self._host.firewall.replace_all(
-            [firewall_rules(netdef) for netdef in kept if owned_bridge(netdef)])
-        await self._host.forward_if_needed()
-        await self._host.forward.check()
+        bridge is gone."""
+        vanished = [netdef.name for netdef in running
+                    if (name := owned_bridge(netdef)) and not _exists(name)]
+        await self._remove_leftovers({netdef.name for netdef in running})
         await self._host.upstream.refresh()
         return vanished
 
@@ -92,6 +86,13 @@ class Reconciler:
 
     async def _reassert(self, running: list[NetworkDef]) -> None:
         started = time.monotonic()
+        async with self._lock:
+            await self._host.firewall.replace_all([firewall_rules(netdef) for netdef
+                                                   in self._running().values()
+                                                   if owned_bridge(netdef)])
+            await self._host.forward_if_needed()
+            await self._host.forward.check()
+        links = await bridge.all_links(self._host.netlink)
         addrs = await address.all_by_link(self._host.netlink)
         done = 0
         for first in range(0, len(running), CHUNK):
@@ -99,16 +100,15 @@ class Reconciler:
                 now = self._running()
                 for netdef in running[first:first + CHUNK]:
                     if now.get(netdef.name) is netdef:  # not destroyed or restarted meanwhile
-                        done += await self._one(netdef, addrs)
+                        done += await self._one(netdef, links, addrs)
             await asyncio.sleep(0)  # let waiting calls have the lock
-        async with self._lock:
-            await self._remove_leftovers()
         log.info("re-asserted %d running networks in %.2f s", done,
                  time.monotonic() - started)
 
-    async def _one(self, netdef: NetworkDef, addrs: dict[int, set[address.Interface]]) -> int:
+    async def _one(self, netdef: NetworkDef, links: dict[str, bridge.LinkInfo],
+                   addrs: dict[int, set[address.Interface]]) -> int:
         name = owned_bridge(netdef)
-        link = self._links.get(name) if name else None
+        link = links.get(name) if name else None
         present = addrs.get(link.index, set()) if link is not None else set()
         try:
             if not await self._runtime(netdef.name).reassert(netdef, link, present):
@@ -122,10 +122,18 @@ class Reconciler:
                  name or f"network on the host's interfaces (forward mode {netdef.forward_mode})")
         return 1
 
-    async def _remove_leftovers(self) -> None:
-        running = self._running()
+    async def _remove_leftovers(self, running: set[str]) -> None:
+        """Tear down what run directories record for networks not ``running``."""
         for record in await self._host.run.records():
             if record.network in running:
                 continue
             log.info("network %s: removing leftovers (bridge %s)", record.network, record.bridge)
             await NetworkRuntime(self._host, record.network).stop(record.bridge)
+
+
+def _exists(link: str) -> bool:
+    try:
+        socket.if_nametoindex(link)
+    except OSError:
+        return False
+    return True
