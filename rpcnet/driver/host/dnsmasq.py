@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from . import netlink_filter
 from .dnsmasq_conf import Paths
 from .errors import system_error
 from .limits import inotify_limit_hint
@@ -44,6 +45,8 @@ class Dnsmasq:
         self._tools = tools
         self.paths = paths
         self.network = network
+        #: the bridge it serves: it is made deaf to other links' changes
+        self.interface: str | None = None
         self.pid: int | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._restarts: list[float] = []
@@ -89,11 +92,17 @@ class Dnsmasq:
             raise system_error(f"dnsmasq for network '{self.network}' wrote no pid file "
                                f"{self.paths.pid}")
         self.pid = pid
+        self._hear_only_its_bridge()
         return pid
+
+    def _hear_only_its_bridge(self) -> None:
+        if self.pid is not None and self.interface is not None:
+            netlink_filter.hear_only(self.pid, self.interface)
 
     async def adopt(self) -> bool:
         """Take over a dnsmasq left running by an earlier rpcnetd."""
         self.pid = await asyncio.to_thread(self._read_pid)
+        self._hear_only_its_bridge()
         return self.pid is not None
 
     def reload(self) -> None:

@@ -180,6 +180,7 @@ class NetworkRuntime:
     async def _start_dnsmasq(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
         if not dnsmasq_conf.needed(netdef):
             return
+        self.dnsmasq.interface = bridge_of(netdef)
         await self._write_dnsmasq_files(netdef)
         undo.push_async_callback(self.dnsmasq.stop)
         await self.dnsmasq.start()
@@ -291,6 +292,7 @@ class NetworkRuntime:
         await self._routes(netdef, link.index)
         await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
         if dnsmasq_conf.needed(netdef):
+            self.dnsmasq.interface = name
             changed = await self._write_dnsmasq_files(netdef)
             if self.dnsmasq.pid is None and not await self.dnsmasq.adopt():
                 log.warning("network %s: dnsmasq was not running; starting it", self.name)
