@@ -125,7 +125,7 @@ class Rpcnetd:
         self.daemon.stop(signal.SIGTERM)
         self._forget_firewall()
         since = time.monotonic()
-        self.daemon.start(timeout=600)
+        self.daemon.start(timeout=600, settle=False)
         answer = time.monotonic() - since
         firewall = _until(self._table, since)
         return answer, firewall, _until(lambda: self._reasserted() > done, since)
