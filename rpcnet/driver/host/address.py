@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from .netlink import Netlink, NetlinkError
+from .netlink import Netlink, is_netlink_error
 
 _IFA_F_NODAD = 0x02
 
@@ -67,8 +67,10 @@ async def route_collision(nl: Netlink, net: ipaddress.IPv4Network) -> str | None
         try:
             [found] = ipr.route("get", dst=str(net.network_address), table=_MAIN_TABLE,
                                 flags=_RTM_F_FIB_MATCH)
-        except NetlinkError:
-            return None  # no route at all
+        except Exception as exc:
+            if is_netlink_error(exc):
+                return None  # no route at all
+            raise
         if found["dst_len"] > net.prefixlen:
             return _exact_route_in_proc(net)
         if found["dst_len"] != net.prefixlen or found.get("dst") != str(net.network_address):
