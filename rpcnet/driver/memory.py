@@ -261,9 +261,7 @@ class MemoryDriver(NetworkDriver):
                 continue
             for ip in netdef.ips:
                 for theirs in other.live.ips:
-                    if ip.network.version == theirs.network.version and ip.network.overlaps(
-                        theirs.network
-                    ):
+                    if ip.overlaps(theirs):
                         bridge = other.live.bridge.name if other.live.bridge else None
                         raise _net_error(
                             ErrorCode.INTERNAL_ERROR,

@@ -235,9 +235,20 @@ class IpDef:
     #: the subnet, e.g. ``IPv4Network('192.168.122.0/24')``: computed once,
     #: as the driver compares every running network's subnets with a new one's
     network: IPNetwork = field(init=False, repr=False, compare=False)
+    #: the subnet as (IP version, first address, last address), for quick overlap tests
+    span: tuple[int, int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "network", _subnet(self.address, self.effective_prefix))
+        net = _subnet(self.address, self.effective_prefix)
+        object.__setattr__(self, "network", net)
+        object.__setattr__(self, "span", (net.version, int(net.network_address),
+                                          int(net.broadcast_address)))
+
+    def overlaps(self, other: IpDef) -> bool:
+        """Whether the two subnets share an address."""
+        version, first, last = self.span
+        theirs = other.span
+        return version == theirs[0] and first <= theirs[2] and theirs[1] <= last
 
     @property
     def effective_prefix(self) -> int:
