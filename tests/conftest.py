@@ -6,12 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.peers.libvirtd import LIBVIRTD, LibvirtdPeer
 from tests.peers.netns import IP
 from tests.peers.requirements import need, need_executable, need_root
 from tests.peers.rpcnetd import RpcnetdPeer
 from tests.peers.virsh import SYSTEM_PYTHON, VIRSH, run_python
+
+# Hypothesis fails an example that takes over 200 ms by default: a timing
+# assertion in unit tests, which on a shared, loaded machine fails when the
+# process is merely descheduled (seen: 1.5 s once, 0.5 ms on the rerun).
+# Speed is measured by the benchmarks, not by tests.
+settings.register_profile("rpcnet", deadline=None)
+settings.load_profile("rpcnet")
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,15 @@ methods below (:class:`NullBackend` is the smallest).
 Calls come under the service's lock, one at a time, except
 :meth:`Backend.link_names` (before the lock is taken) and
 :meth:`Backend.virtual_functions`/:meth:`Backend.is_virtual_function`,
-which must not block.
+which must not block. A backend that also works on its own (the host
+backend's background re-assertion) keeps that apart from the calls with a
+lock of its own, and reports what it finds gone through
+:meth:`Backend.on_vanished`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from rpcnet.netxml import NetworkDef, PciAddress, UpdateSection
@@ -58,6 +61,13 @@ class Backend(Protocol):
         networks' bridges, which the service knows)."""
         ...
 
+    def on_vanished(self, report: Callable[[str, NetworkDef], None]) -> None:
+        """Whom to tell when a running network turns out to be gone outside
+        a call (e.g. found while re-asserting it in the background after a
+        reconcile): ``report(name, live)``, where ``live`` is the definition
+        it ran as; the backend has already removed what was left of it."""
+        ...
+
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         """The virtual functions of the SR-IOV physical function ``pf``, with
         their netdev names where they have one."""
@@ -94,6 +104,9 @@ class NullBackend:
 
     async def link_names(self) -> set[str]:
         return set()
+
+    def on_vanished(self, report: Callable[[str, NetworkDef], None]) -> None:
+        pass  # nothing runs outside memory, so nothing vanishes
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return sysfs.virtual_functions(pf)

@@ -104,9 +104,7 @@ def _check_subnets(nets: NetTable, obj: NetObj | None, netdef: NetworkDef) -> No
             continue
         for ip in netdef.ips:
             for theirs in other.live.ips:
-                if ip.network.version == theirs.network.version and ip.network.overlaps(
-                    theirs.network
-                ):
+                if ip.overlaps(theirs):
                     bridge = other.live.bridge.name if other.live.bridge else None
                     raise network_error(
                         ErrorCode.INTERNAL_ERROR,

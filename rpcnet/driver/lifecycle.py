@@ -58,13 +58,17 @@ class Lifecycle:
         running = {obj.name: obj.live for obj in self._nets if obj.live is not None}
         for name in await self._backend.reconcile(running):
             obj = self._nets.by_name.get(name)
-            if obj is None or obj.live is None:
-                continue
-            await self._store.delete_status(name)
-            obj.live = None
-            obj.ports.clear()
-            if obj.config is None:
-                self._nets.remove(obj)
+            if obj is not None and obj.live is not None:
+                await self.forget(obj)
+
+    async def forget(self, obj: NetObj) -> None:
+        """``obj`` no longer runs, though nobody stopped it (its bridge is
+        gone): drop its status and ports, and a transient network altogether."""
+        await self._store.delete_status(obj.name)
+        obj.live = None
+        obj.ports.clear()
+        if obj.config is None:
+            self._nets.remove(obj)
 
     async def autostart(self, runnable: Runnable) -> None:
         """Start each persistent autostart network that does not run; a

@@ -109,6 +109,8 @@ class NetworkService(NetworkDriver):
         self._lock = asyncio.Lock()
         self._life = Lifecycle(self._backend, self._store, self._nets)
         self._loaded = False
+        self._vanishing: set[asyncio.Task[None]] = set()
+        self._backend.on_vanished(self._on_vanished)
 
     @classmethod
     async def open(
@@ -161,6 +163,19 @@ class NetworkService(NetworkDriver):
     async def close(self) -> None:
         """Stop the backend's supervision; what runs keeps running."""
         await self._backend.close()
+
+    def _on_vanished(self, name: str, live: NetworkDef) -> None:
+        """The backend found running network ``name`` gone: forget it, under
+        the lock, unless it was stopped or started again meanwhile."""
+        task = asyncio.get_running_loop().create_task(self._forget_vanished(name, live))
+        self._vanishing.add(task)
+        task.add_done_callback(self._vanishing.discard)
+
+    async def _forget_vanished(self, name: str, live: NetworkDef) -> None:
+        async with self._lock:
+            obj = self._nets.by_name.get(name)
+            if obj is not None and obj.live is live:
+                await self._life.forget(obj)
 
     async def reload(self) -> None:
         """Re-assert every running network as at a daemon start, without

@@ -7,9 +7,10 @@ numbers as libvirt prints it. Derive changed copies with
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import uuid as uuidlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rpcnet.vocabulary import ForwardMode
 
@@ -203,6 +204,15 @@ class DhcpHost:
     lease: LeaseDef | None = None
 
 
+def _subnet(address: IPAddress, prefix: int) -> IPNetwork:
+    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _netmask_length(netmask: ipaddress.IPv4Address) -> int:
+    return ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IpDef:
     """``<ip>``; ``family`` is always 'ipv4' or 'ipv6', ``family_explicit``
@@ -220,6 +230,23 @@ class IpDef:
     tftp_root: str | None = None
     bootp_file: str | None = None
     bootp_server: IPAddress | None = None
+    #: the subnet, e.g. ``IPv4Network('192.168.122.0/24')``: computed once,
+    #: as the driver compares every running network's subnets with a new one's
+    network: IPNetwork = field(init=False, repr=False, compare=False)
+    #: the subnet as (IP version, first address, last address), for quick overlap tests
+    span: tuple[int, int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        net = _subnet(self.address, self.effective_prefix)
+        object.__setattr__(self, "network", net)
+        object.__setattr__(self, "span", (net.version, int(net.network_address),
+                                          int(net.broadcast_address)))
+
+    def overlaps(self, other: IpDef) -> bool:
+        """Whether the two subnets share an address."""
+        version, first, last = self.span
+        theirs = other.span
+        return version == theirs[0] and first <= theirs[2] and theirs[1] <= last
 
     @property
     def effective_prefix(self) -> int:
@@ -228,16 +255,11 @@ class IpDef:
         if self.prefix is not None:
             return self.prefix
         if self.netmask is not None:
-            return ipaddress.IPv4Network(f"0.0.0.0/{self.netmask}").prefixlen
+            return _netmask_length(self.netmask)
         if self.family == "ipv6":
             return 64
         first = int(self.address) >> 24
         return 8 if first < 128 else 16 if first < 192 else 24
-
-    @property
-    def network(self) -> IPNetwork:
-        """The subnet, e.g. ``IPv4Network('192.168.122.0/24')``."""
-        return ipaddress.ip_network(f"{self.address}/{self.effective_prefix}", strict=False)
 
     @property
     def has_dhcp(self) -> bool:
@@ -263,7 +285,7 @@ class RouteDef:
     @property
     def effective_prefix(self) -> int:
         if self.netmask is not None:
-            return ipaddress.IPv4Network(f"0.0.0.0/{self.netmask}").prefixlen
+            return _netmask_length(self.netmask)
         return self.prefix or 0
 
     @property

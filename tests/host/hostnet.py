@@ -68,7 +68,12 @@ class HostDaemon:
     def log_path(self) -> Path:
         return self.dir / "rpcnetd.log"
 
-    def start(self, timeout: float = 20.0) -> HostDaemon:
+    def start(self, timeout: float = 20.0, settle: bool = True) -> HostDaemon:
+        """Start the daemon and wait until it answers; over an existing state
+        (a restart) with ``settle``, also until it has re-asserted the
+        networks that run, which it does in the background."""
+        restarting = self.state_dir.exists()
+        done = self.reasserted()
         args = [sys.executable, "-m", "rpcnet", "--driver", "host", "--socket-dir",
                 str(self.dir), "--state-dir", str(self.state_dir), "-v", *self.extra_args]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -77,7 +82,25 @@ class HostDaemon:
                                          stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
         wait_until_serving(self.proc, self.socket, timeout, self.log_tail)
+        if restarting and settle:
+            self.wait_reasserted(done, timeout)
         return self
+
+    def reasserted(self) -> int:
+        """How often the daemon has logged re-asserting its networks."""
+        try:
+            return self.log_path.read_text(errors="replace").count("re-asserted ")
+        except OSError:
+            return 0
+
+    def wait_reasserted(self, before: int, timeout: float = 20.0) -> None:
+        """Wait until the daemon logs a re-assertion after the ``before``-th."""
+        deadline = time.monotonic() + timeout
+        while self.reasserted() <= before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"networks not re-asserted in {timeout} s:\n"
+                                     f"{self.log_tail()}")
+            time.sleep(0.02)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the daemon only (what it started keeps running, as it should)."""

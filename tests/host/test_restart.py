@@ -88,3 +88,29 @@ def test_sighup_restores_what_was_removed_behind_its_back(daemon: HostDaemon,
     assert daemon.snapshot() == expected
     assert daemon.ns.run("cat", "/sys/class/net/rpchup/ifindex").stdout == bridge_index
     assert "Active:         yes" in virsh(daemon.uri, "net-info", "hup", check=True).stdout
+
+
+def test_restart_answers_first_and_reasserts_many_networks_behind(
+    daemon: HostDaemon, tmp_path: Path
+) -> None:
+    # more networks than one turn of the re-assertion (reconcile.CHUNK)
+    names = [f"many{n}" for n in range(40)]
+    for n, name in enumerate(names):
+        path = tmp_path / f"{name}.xml"
+        path.write_text(f"<network><name>{name}</name><forward mode='nat'/>"
+                        f"<bridge name='rpcm{n}' stp='off'/><ip address='10.120.{n}.1' "
+                        f"prefix='24'><dhcp><range start='10.120.{n}.2' end='10.120.{n}.9'/>"
+                        "</dhcp></ip></network>")
+        virsh(daemon.uri, "net-create", str(path), check=True)
+    expected = daemon.snapshot()
+    daemon.stop(signal.SIGKILL)
+    daemon.ns.run("nft", "delete", "table", "inet", "rpcnet")
+    for n in range(0, 40, 3):
+        daemon.ns.run("ip", "addr", "flush", "dev", f"rpcm{n}")
+    done = daemon.reasserted()
+    daemon.start(settle=False)
+    listing = virsh(daemon.uri, "net-list", check=True).stdout  # answers at once
+    assert all(name in listing for name in names)
+    daemon.wait_reasserted(done)
+    assert daemon.snapshot() == expected
+    assert "re-asserted 41 running networks" in daemon.log_path.read_text()  # with "default"

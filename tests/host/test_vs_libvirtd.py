@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from tests.host.firewall_view import canonical, unfolded
 from tests.host.hostnet import Guest, HostDaemon
 from tests.peers.libvirtd import LibvirtdPeer
 from tests.peers.netns import IP, NetNamespace
@@ -26,7 +27,6 @@ XML = """<network>
   </ip>
 </network>
 """
-_COUNTER = re.compile(r"counter packets \d+ bytes \d+ ")
 
 
 def bridge_state(ns: NetNamespace) -> dict[str, object]:
@@ -52,19 +52,18 @@ def ipv6_switches(ns: NetNamespace, bridge: str) -> list[str]:
     return ns.run("cat", *paths).stdout.split()
 
 
-def firewall_facts(ns: NetNamespace) -> dict[str, set[str]]:
-    """Masquerade and forward rules of the bridge, whatever tables hold them."""
-    rules = [_COUNTER.sub("", line.strip())
-             for line in ns.run("nft", "list", "ruleset").stdout.splitlines()]
-    # libvirt's iptables splits "meta l4proto { tcp, udp }" into two rules
-    # and its conntrack match lists the states in another order
-    rules = [r.replace("meta l4proto tcp ", "meta l4proto { tcp, udp } ")
-             .replace("meta l4proto udp ", "meta l4proto { tcp, udp } ")
-             .replace("related,established", "established,related") for r in rules]
+def libvirt_rules(ns: NetNamespace) -> list[str]:
+    return ns.run("nft", "list", "ruleset").stdout.splitlines()
+
+
+def firewall_facts(rules: list[str]) -> dict[str, set[str]]:
+    """Masquerade and forward rules of the bridge, matches in one order
+    (rpcnet's table is unfolded into such rules by firewall_view)."""
+    canon = [canonical(rule) for rule in rules]
     return {
-        "nat": {r for r in rules if "10.67.0.0/24" in r and r.endswith(
+        "nat": {r for r in canon if "10.67.0.0/24" in r and r.endswith(
             ("masquerade", "return", "masquerade to :1024-65535"))},
-        "forward": {r for r in rules if '"rpcsame"' in r and ("dport" not in r)},
+        "forward": {r for r in canon if '"rpcsame"' in r and ("dport" not in r)},
     }
 
 
@@ -95,8 +94,10 @@ def test_same_nat_xml_same_kernel_state(
     with created_on_both(daemon, libvirtd, XML, tmp_path) as theirs_uri:
         ours_ns, theirs_ns = daemon.ns, libvirtd.namespace
         assert bridge_state(ours_ns) == bridge_state(theirs_ns)
-        ours_fw, theirs_fw = firewall_facts(ours_ns), firewall_facts(theirs_ns)
-        assert len(ours_fw["nat"]) == 4 and ours_fw == theirs_fw
+        ours_fw = firewall_facts(unfolded(ours_ns))
+        theirs_fw = firewall_facts(libvirt_rules(theirs_ns))
+        assert len(ours_fw["nat"]) == 4 and len(ours_fw["forward"]) == 5
+        assert ours_fw == theirs_fw
 
         mac = "52:54:00:5a:4e:99"
         ours_guest = guests(daemon, "rpcsame", mac)
@@ -133,12 +134,13 @@ def static_routes(ns: NetNamespace) -> list[str]:
                   for line in lines if " via " in line)
 
 
-def ipv6_nat_matches(ns: NetNamespace) -> set[str]:
+def ipv6_nat_matches(rules: list[str]) -> set[str]:
+    """The matches of IPv6 NAT rules (ip6tables-nft's MASQUERADE prints as
+    nothing in `nft list ruleset`)."""
     found = set()
-    for line in ns.run("nft", "list", "ruleset").stdout.splitlines():
-        rule = _COUNTER.sub("", line.strip()).replace("counter packets 0 bytes 0", "").strip()
+    for line in rules:
+        rule = canonical(line)
         if "ip6 saddr fd68::/64" in rule and "iifname" not in rule:
-            rule = re.sub(r"meta l4proto (tcp|udp) ", "meta l4proto { tcp, udp } ", rule)
             found.add(_TARGET.sub("", rule))
     return found
 
@@ -155,11 +157,48 @@ def test_same_routes_and_ipv6_nat(
         assert ours == static_routes(libvirtd.namespace)
         switches = ipv6_switches(daemon.ns, "rpcv6")
         assert switches == ["0", "0", "0"] == ipv6_switches(libvirtd.namespace, "rpcv6")
-        nat = ipv6_nat_matches(daemon.ns)
-        assert "ip6 saddr fd68::/64 ip6 daddr ff02::/16" in nat and len(nat) == 3
-        assert nat == ipv6_nat_matches(libvirtd.namespace)
-        masq = daemon.ns.run("nft", "list", "ruleset").stdout
-        assert "ip6 saddr fd68::/64 ip6 daddr != fd68::/64 masquerade" in masq
-        assert 'oifname "rpcv6" ip6 daddr fd68::/64 ct state established,related accept' in masq
+        ours = unfolded(daemon.ns)
+        nat = ipv6_nat_matches(ours)
+        assert "ip6 daddr ff02::/16 ip6 saddr fd68::/64" in nat and len(nat) == 3
+        assert nat == ipv6_nat_matches(libvirt_rules(libvirtd.namespace))
+        canon = {canonical(rule) for rule in ours}
+        assert "ip6 daddr != fd68::/64 ip6 saddr fd68::/64 masquerade" in canon
+        assert ('ct state established,related ip6 daddr fd68::/64 oifname "rpcv6" accept'
+                in canon)
     virsh(daemon.uri, "net-destroy", "v6nat", check=True)
     assert static_routes(daemon.ns) == []
+
+
+COLLIDE_XML = """<network><name>coll</name><forward mode='nat'/><bridge name='rpccoll' stp='off'/>
+<ip address='10.86.1.1' prefix='24'/></network>"""
+
+
+def start_beside_routes(ns: NetNamespace, uri: str, path: Path) -> tuple[bool, str]:
+    """Create network "coll" while the host routes 10.86.0.0/16 elsewhere
+    (allowed), then while it routes 10.86.1.0/24 exactly (refused)."""
+    ns.run(IP, "link", "add", "other9", "type", "bridge")
+    try:
+        ns.run(IP, "link", "set", "other9", "up")
+        ns.run(IP, "addr", "add", "10.86.0.1/16", "dev", "other9")
+        covering = virsh(uri, "net-create", str(path))
+        if covering.returncode == 0:
+            virsh(uri, "net-destroy", "coll", check=True)
+        ns.run(IP, "route", "add", "10.86.1.0/24", "dev", "other9")
+        exact = virsh(uri, "net-create", str(path))
+        if exact.returncode == 0:
+            virsh(uri, "net-destroy", "coll", check=True)
+        return covering.returncode == 0, exact.stderr.strip()
+    finally:
+        ns.run(IP, "link", "del", "other9")
+
+
+def test_a_subnet_the_host_routes_is_refused_as_by_libvirtd(
+    daemon: HostDaemon, libvirtd: LibvirtdPeer, tmp_path: Path
+) -> None:
+    path = tmp_path / "coll.xml"
+    path.write_text(COLLIDE_XML)
+    ours = start_beside_routes(daemon.ns, daemon.uri, path)
+    theirs = start_beside_routes(libvirtd.namespace, libvirtd.uri("network"), path)
+    refused = (f"error: Failed to create network from {path}\n"
+               "error: internal error: Network is already in use by interface other9")
+    assert ours == theirs == (True, refused)

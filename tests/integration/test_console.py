@@ -309,7 +309,7 @@ def test_startup_is_fast(rpcnetd_peer: RpcnetdPeer) -> None:
                          rpcnetd_peer.uri(), "net-list"], check=True)
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
     assert not imported & {"lxml", "lxml.etree", "pyroute2", "cryptography", "rpcnet.netxml",
-                           "rpcnet.server", "rpcnet.driver.memory"}
+                           "rpcnet.server", "rpcnet.driver.service"}
 
 
 async def test_leases_table_with_real_leases(libvirtd: LibvirtdPeer, virsh_bin: str,

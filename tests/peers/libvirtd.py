@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -51,7 +51,16 @@ for dir in "$@"; do
     mkdir -p "$dir"
     mount -t tmpfs -o mode=0755 rpcnet-lvd "$dir"
 done
-exec "$daemon" -f "$conf" -p "$pidfile" ${LVD_LISTEN:-}
+if [ -z "${LVD_RESTARTABLE:-}" ]; then
+    exec "$daemon" -f "$conf" -p "$pidfile" ${LVD_LISTEN:-}
+fi
+# restartable: this shell stays PID 1 of the namespace (the networks'
+# dnsmasq outlive libvirtd, as on a host) and starts libvirtd again when it
+# exits, until the stop file exists
+while :; do
+    "$daemon" -f "$conf" -p "$pidfile" ${LVD_LISTEN:-} || :
+    [ -e "$conf.stop" ] && exit 0
+done
 """
 _DEFAULT_PATHS = {"test": "/default", "network": "/system"}
 _live: weakref.WeakSet[LibvirtdPeer] = weakref.WeakSet()
@@ -91,7 +100,16 @@ class LibvirtdPeer:
         ready_timeout: float = 20.0,
         keep_dir: bool | None = None,
         binary: str = LIBVIRTD,
+        prepare_namespace: Callable[[NetNamespace], None] | None = None,
+        restartable: bool = False,
     ) -> None:
+        """``prepare_namespace`` runs in the new network namespace before
+        libvirtd starts there (e.g. to set up another program's firewall).
+        ``restartable``: libvirtd can be stopped and started again
+        (:meth:`restart`) with the state and processes of its namespaces
+        kept, as a host keeps them across a daemon restart."""
+        self._prepare = prepare_namespace
+        self._restartable = restartable
         self._tls = tls
         self._extra = dict(extra_conf or {})
         self._log_level = log_level
@@ -141,15 +159,17 @@ class LibvirtdPeer:
 
     @property
     def pid(self) -> int | None:
-        """Host PID of libvirtd itself (the child of `unshare`), if running."""
+        """Host PID of libvirtd itself (the child of `unshare`, or of the
+        restarting shell), if running."""
         if self._proc is None or self._proc.poll() is not None:
             return None
-        children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children")
-        try:
-            pids = children.read_text().split()
-        except OSError:
-            return None
-        return int(pids[0]) if pids else None
+        children = _children(self._proc.pid)
+        if self._restartable and children:
+            # the daemon among the restarting shell's children (the dnsmasq
+            # of an earlier libvirtd are its children too)
+            children = [pid for pid in _children(children[0])
+                        if _comm(pid) == Path(self._binary).name[:15]]
+        return children[0] if children else None
 
     def uri(self, driver: str = "test", *, path: str | None = None, readonly: bool = False) -> str:
         """`test+unix:///default?socket=...`, `network+unix:///system?socket=...`, ..."""
@@ -168,6 +188,8 @@ class LibvirtdPeer:
             self._dir = Path(tempfile.mkdtemp(prefix="rpcnet-lvd-", dir="/tmp"))
             conf = self._write_conf()
             self._ns.create()
+            if self._prepare is not None:
+                self._prepare(self._ns)
             self._proc = self._spawn(conf)
             self._wait_ready()
         except BaseException:
@@ -184,6 +206,20 @@ class LibvirtdPeer:
             if self._dir is not None and not self._keep_dir:
                 shutil.rmtree(self._dir, ignore_errors=True)
             _live.discard(self)
+
+    def restart(self, sig: int = signal.SIGTERM) -> float:
+        """Stop libvirtd with ``sig`` and wait until it has exited (a
+        restartable peer starts it again at once); returns the
+        time.monotonic() of that moment. Its networks keep running."""
+        if not self._restartable:
+            raise LibvirtdError("peer not started restartable")
+        pid = self.pid
+        if pid is None:
+            raise LibvirtdError("libvirtd is not running")
+        os.kill(pid, sig)
+        while Path(f"/proc/{pid}").exists() and self.pid == pid:
+            time.sleep(0.002)
+        return time.monotonic()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -228,6 +264,8 @@ class LibvirtdPeer:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
         if self._tls is not None:
             env["LVD_LISTEN"] = "--listen"
+        if self._restartable:
+            env["LVD_RESTARTABLE"] = "1"
         with self.stderr_path.open("wb") as err:
             return subprocess.Popen(
                 self._ns.exec_args(*isolate, *script),
@@ -257,6 +295,8 @@ class LibvirtdPeer:
             return
         if proc.poll() is None:
             daemon = self.pid
+            if self._restartable and self._dir is not None:
+                (self.dir / "libvirtd.conf.stop").touch()
             if daemon is not None:
                 os.kill(daemon, signal.SIGTERM)
             try:
@@ -265,6 +305,20 @@ class LibvirtdPeer:
                 proc.kill()  # unshare --kill-child passes SIGKILL on to libvirtd
                 proc.wait(timeout=10)
         self._proc = None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 @atexit.register

@@ -5,7 +5,8 @@ destroy, rollback when a start fails, reconcile at load)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 from ipaddress import IPv4Address
 
 import pytest
@@ -15,7 +16,7 @@ from rpcnet.driver.base import UpdateFlags
 from rpcnet.driver.service import NetworkService
 from rpcnet.driver.store import NullStore, Snapshot, Store
 from rpcnet.errors import ErrorCode, VirError, network_error
-from rpcnet.netxml import NetworkDef, PciAddress, UpdateCommand, UpdateSection
+from rpcnet.netxml import NetworkDef, PciAddress, UpdateCommand, UpdateSection, parse_network
 from rpcnet.protocol.values import DhcpLease
 
 Journal = list[tuple[str, ...]]
@@ -38,6 +39,7 @@ class RecordingBackend:
         self.gone: set[str] = set()
         self.links = {"virbr1"}
         self.seen: dict[str, NetworkDef] = {}
+        self.report: Callable[[str, NetworkDef], None] | None = None
 
     async def activate(self, netdef: NetworkDef) -> None:
         self.journal.append(("activate", netdef.name))
@@ -62,6 +64,9 @@ class RecordingBackend:
 
     async def link_names(self) -> set[str]:
         return self.links
+
+    def on_vanished(self, report: Callable[[str, NetworkDef], None]) -> None:
+        self.report = report
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return []
@@ -201,3 +206,25 @@ async def test_load_reconciles_what_the_store_says_runs(journal: Journal) -> Non
     assert journal[-1] == ("reconcile", "default", "n1")
     await again.close()
     assert journal[-1] == ("close",)
+
+
+async def test_a_network_the_backend_reports_gone_is_forgotten(
+    service: NetworkService, journal: Journal
+) -> None:
+    transient = await service.network_create_xml(NET)
+    persistent = await service.network_lookup_by_name("default")
+    report = backend_of(service).report
+    assert report is not None
+    live = service._nets.by_name["n1"].live
+    assert live is not None
+    journal.clear()
+    report("n1", live)
+    # a report about an older run of default: default runs on, untouched
+    report("default", parse_network(NET.replace("n1", "default")))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert journal == [("delete_status", "n1")]
+    assert await service.connect_list_networks(10) == ["default"]
+    assert await service.network_is_active(persistent)
+    with pytest.raises(VirError, match="no network with matching"):
+        await service.network_is_active(transient)

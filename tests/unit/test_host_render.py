@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rpcnet.driver.host import dnsmasq_conf, firewall, leases
+from rpcnet.driver.host import dnsmasq_conf, firewall, leases, nft_script
 from rpcnet.netxml import parse_network
 
 
@@ -16,63 +16,83 @@ IPV4 = ("<ip address='10.1.0.1' prefix='24'><dhcp><range start='10.1.0.2' end='1
         "</dhcp></ip>")
 
 
-def rules(xml: str) -> dict[str, list[str]]:
-    return firewall.rules_for(parse_network(xml)).rules
+def rules(xml: str, dns_guard: bool = False) -> dict[str, set[str]]:
+    """Set name -> elements of the network."""
+    found: dict[str, set[str]] = {}
+    for kind, element in firewall.rules_for(parse_network(xml), dns_guard=dns_guard).elements:
+        found.setdefault(kind.name, set()).add(element)
+    return found
+
+
+def kind_rules(xml: str) -> dict[str, tuple[str, ...]]:
+    return {kind.name: kind.rules for kind in firewall.rules_for(parse_network(xml)).kinds}
 
 
 def test_nat_masquerades_subnet_but_not_multicast_or_broadcast() -> None:
-    got = rules(net(IPV4, "<forward mode='nat'/>"))
-    assert got["nat"] == [
-        "ip saddr 10.1.0.0/24 ip daddr 224.0.0.0/24 return",
-        "ip saddr 10.1.0.0/24 ip daddr 255.255.255.255 return",
-        "meta l4proto { tcp, udp } ip saddr 10.1.0.0/24 ip daddr != 10.1.0.0/24 "
-        "masquerade to :1024-65535",
-        "ip saddr 10.1.0.0/24 ip daddr != 10.1.0.0/24 masquerade",
-    ]
-    assert got["fwd"][1] == ('oifname "virbr9" ip daddr 10.1.0.0/24 '
-                             "ct state related,established accept")
-    assert got["in"][0] == 'iifname "virbr9" udp dport { 53, 67 } accept'
+    xml = net(IPV4, "<forward mode='nat'/>")
+    got = rules(xml)
+    assert got["nat_src4_24"] == {"10.1.0.0"} and got["nat_same4_24"] == {"10.1.0.0 . 10.1.0.0"}
+    assert got["masq4_24_1024_65535"] == {"10.1.0.0"}
+    assert got["to_ct4_24"] == got["from4_24"] == {'"virbr9" . 10.1.0.0'}
+    assert got["intra"] == {'"virbr9" . "virbr9"'} and got["guarded"] == {'"virbr9"'}
+    assert '"virbr9" . udp . 67' in got["svc_in"] and '"virbr9" . udp . 68' in got["svc_out"]
+    text = kind_rules(xml)
+    assert text["nat_src4_24"] == (
+        "ip saddr & 255.255.255.0 @@ ip daddr { 224.0.0.0/24, 255.255.255.255 } return",)
+    assert text["masq4_24_1024_65535"] == (
+        "meta l4proto { tcp, udp } ip saddr & 255.255.255.0 @@ masquerade to :1024-65535",
+        "ip saddr & 255.255.255.0 @@ masquerade")
+    assert text["to_ct4_24"] == (
+        "ct state related,established oifname . ip daddr & 255.255.255.0 @@ return",)
 
 
 def test_nat_dev_address_and_port_range() -> None:
     forward = ("<forward mode='nat' dev='eth1'><nat><address start='192.0.2.5' end='192.0.2.6'/>"
                "<port start='2000' end='3000'/></nat></forward>")
     got = rules(net(IPV4, forward))
-    assert got["nat"][2].endswith('ip daddr != 10.1.0.0/24 oifname "eth1" '
-                                  "snat ip to 192.0.2.5-192.0.2.6:2000-3000")
-    assert 'iifname "virbr9" oifname "eth1" ip saddr 10.1.0.0/24 accept' in got["fwd"]
-    assert ('oifname "virbr9" iifname "eth1" ip daddr 10.1.0.0/24 '
-            "ct state related,established accept") in got["fwd"]
+    name = "snat4_24_192_0_2_5_192_0_2_6_2000_3000_dev"
+    assert got[name] == {'10.1.0.0 . "eth1"'}
+    assert kind_rules(net(IPV4, forward))[name][0].endswith(
+        "ip saddr & 255.255.255.0 . oifname @@ snat ip to 192.0.2.5-192.0.2.6:2000-3000")
+    assert got["to_ct4d_24"] == got["from4d_24"] == {'"virbr9" . "eth1" . 10.1.0.0'}
 
 
 def test_route_open_isolated() -> None:
     routed = rules(net(IPV4, "<forward mode='route'/>"))
-    assert not routed["nat"]
-    assert 'oifname "virbr9" ip daddr 10.1.0.0/24 accept' in routed["fwd"]
+    assert not any(name.startswith(("nat", "masq")) for name in routed)
+    assert routed["to_any4_24"] == {'"virbr9" . 10.1.0.0'}
     assert firewall.rules_for(parse_network(net(IPV4, "<forward mode='open'/>"))).empty
     isolated = rules(net(IPV4))
-    assert isolated["fwd"] == ['iifname "virbr9" oifname "virbr9" accept',
-                               'oifname "virbr9" reject', 'iifname "virbr9" reject']
+    assert set(isolated) == {"intra", "guarded", "svc_in", "svc_out"}
 
 
-def test_ipv6_in_nat_mode_is_routed_and_chains_are_per_bridge() -> None:
+def test_ipv6_in_nat_mode_is_routed_and_the_dns_guard() -> None:
     v6 = "<ip family='ipv6' address='fd00::1' prefix='64'/>"
     got = rules(net(v6, "<forward mode='nat'/>"))
-    assert not got["nat"] and 'oifname "virbr9" ip6 daddr fd00::/64 accept' in got["fwd"]
-    assert got["in"][0] == 'iifname "virbr9" udp dport { 53, 547 } accept'
-    assert firewall.chain_names("virbr9") == ("in_virbr9", "out_virbr9", "fwd_virbr9",
-                                              "nat_virbr9")
-    assert firewall.chain_suffix("br-x.1").startswith("br_x_1_")
+    assert got["to_any6_64"] == {'"virbr9" . fd00::'} and "nat_src6_64" not in got
+    assert '"virbr9" . udp . 547' in got["svc_in"] and '"virbr9" . udp . 67' not in got["svc_in"]
+    nat6 = rules(net(v6, "<forward mode='nat'><nat ipv6='yes'/></forward>"))
+    assert nat6["masq6_64_1024_65535"] == {"fd00::"} and "to_ct6_64" in nat6
+    guarded = rules(net(IPV4), dns_guard=True)
+    assert guarded["dns_addr4"] == {"10.1.0.1"}
+    assert guarded["dns_listen4"] == {'10.1.0.1 . "virbr9"'}
 
 
-def test_render_apply_recreates_atomically_and_remove_drops_table() -> None:
-    ruleset = firewall.rules_for(parse_network(net(IPV4)))
-    text = firewall.render_apply(ruleset)
-    assert text.startswith("add table inet rpcnet\n")
-    assert "flush chain inet rpcnet fwd_virbr9\n" in text
-    assert "delete chain inet rpcnet nat_virbr9\n" in text  # an isolated network has no NAT
-    assert firewall.render_remove(["in_virbr9"], drop_table=True).endswith(
+def test_scripts_are_one_size_whatever_runs() -> None:
+    nets = [firewall.rules_for(parse_network(
+        f"<network><name>n{i}</name><forward mode='nat'/><bridge name='br{i}'/>"
+        f"<ip address='10.{i}.0.1' prefix='24'/></network>")) for i in range(1, 60)]
+    one = nft_script.change(firewall.kinds_in_use(nets[:1]), add=nets[0].elements)
+    many = nft_script.change(firewall.kinds_in_use(nets), add=nets[-1].elements)
+    assert len(one.splitlines()) == len(many.splitlines())  # the same sets and rules
+    assert "br1" not in many  # nothing of the other networks
+    removal = nft_script.change(firewall.kinds_in_use(nets[1:]), remove=nets[0].elements)
+    assert "delete element inet rpcnet guarded { \"br1\" }" in removal
+    assert "add element inet rpcnet guarded { \"br1\" }" in removal  # so it works if gone
+    assert nft_script.change(set(), remove=nets[0].elements).endswith(
         "delete table inet rpcnet\n")
+    full = nft_script.replace_table(nets)
+    assert full.startswith("add table inet rpcnet\ndelete table inet rpcnet\n")
 
 
 def test_dnsmasq_conf_like_libvirt() -> None:
@@ -86,7 +106,7 @@ def test_dnsmasq_conf_like_libvirt() -> None:
         + "<ip family='ipv6' address='fd00::1' prefix='64'><dhcp>"
         "<range start='fd00::10' end='fd00::20'/></dhcp></ip>")
     netdef = parse_network(xml)
-    paths = dnsmasq_conf.Paths.under(Path("/run/x"))
+    paths = dnsmasq_conf.Paths.under(Path("/run/x"), Path("/run/servers"))
     text = dnsmasq_conf.conf(netdef, paths)
     for line in ("no-resolv", "server=192.0.2.53", "server=/corp/192.0.2.54",
                  "local=/ex.test/", "domain=ex.test", "expand-hosts", "interface=virbr9",

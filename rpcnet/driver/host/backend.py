@@ -9,8 +9,9 @@ stops, updates and adopts what it is told runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from rpcnet.driver import sysfs
@@ -19,12 +20,15 @@ from rpcnet.driver.store import DiskStore
 from rpcnet.netxml import NetworkDef, PciAddress, UpdateSection
 from rpcnet.protocol.values import DhcpLease
 
-from . import bridge, firewall
+from . import bridge, limits
+from .iptables import ForwardAccept
 from .netlink import Netlink
 from .network import Host, NetworkRuntime, owned_bridge
-from .nft import Nft
+from .nft import Firewall
+from .reconcile import Reconciler
 from .runstate import RunDir
 from .tools import Tools
+from .upstream import Upstream
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +37,32 @@ class HostBackend:
     """The :class:`~rpcnet.driver.backend.Backend` of ``--driver host``.
 
     Run it only in the network namespace it should manage. Its run
-    directory (``run_dir``) records what it started, so a later daemon
-    adopts what runs and cleans up what no running network owns.
+    directory (``state_dir/run``) records what it started, so a later
+    daemon adopts what runs and cleans up what no running network owns.
+
+    Besides the service's calls, one thing acts on its own: the
+    re-assertion of the running networks after a daemon start or reload,
+    in the background (see :mod:`.reconcile`). The backend's own lock keeps
+    it and the service's calls apart; the networks the backend runs are
+    its own record (:attr:`running`), kept by the calls that change them.
     """
 
-    def __init__(self, run_dir: Path, tools: Tools | None = None) -> None:
+    def __init__(self, state_dir: Path, tools: Tools | None = None) -> None:
+        limits.raise_open_files()
         tools = tools or Tools()
-        self._host = Host(netlink=Netlink(), nft=Nft(tools), tools=tools, run=RunDir(run_dir))
+        self._host = Host(netlink=Netlink(), firewall=Firewall(tools), tools=tools,
+                          run=RunDir(state_dir / "run"),
+                          upstream=Upstream(state_dir / "upstream-servers"),
+                          forward=ForwardAccept(tools))
+        self._host.upstream.on_change = self._reload_upstream
         self._runtimes: dict[str, NetworkRuntime] = {}
+        #: what runs, by name: the definition each network runs as
+        self.running: dict[str, NetworkDef] = {}
+        self._lock = asyncio.Lock()
+        self._vanished: Callable[[str, NetworkDef], None] = lambda name, live: None
+        self._reconciler = Reconciler(self._host, self._lock, lambda: self.running,
+                                      self._runtime, self._gone)
+        self._watching = False
 
     def _runtime(self, name: str) -> NetworkRuntime:
         runtime = self._runtimes.get(name)
@@ -48,28 +70,50 @@ class HostBackend:
             runtime = self._runtimes[name] = NetworkRuntime(self._host, name)
         return runtime
 
+    async def _start_watching(self) -> None:
+        """Before the first network starts or is adopted: the upstream
+        servers file (every dnsmasq reads it), and the watchers of
+        resolv.conf and of iptables' tables."""
+        if self._watching:
+            return
+        self._watching = True
+        await self._host.upstream.refresh()
+        self._host.upstream.watch()
+        self._host.forward.watch()
+
+    def on_vanished(self, report: Callable[[str, NetworkDef], None]) -> None:
+        self._vanished = report
+
     async def activate(self, netdef: NetworkDef) -> None:
-        runtime = self._runtime(netdef.name)
-        try:
-            await runtime.start(netdef)
-        except BaseException:
-            self._runtimes.pop(netdef.name, None)
-            raise
+        await self._start_watching()
+        async with self._lock:
+            runtime = self._runtime(netdef.name)
+            try:
+                await runtime.start(netdef)
+            except BaseException:
+                self._runtimes.pop(netdef.name, None)
+                raise
+            self.running[netdef.name] = netdef
         log.info("network %s started on %s", netdef.name, _on(netdef))
 
     async def deactivate(self, live: NetworkDef) -> None:
-        runtime = self._runtimes.pop(live.name, None) or NetworkRuntime(self._host, live.name)
-        if await runtime.stop(owned_bridge(live)):
+        async with self._lock:
+            self.running.pop(live.name, None)
+            runtime = self._runtimes.pop(live.name, None) or NetworkRuntime(self._host, live.name)
+            stopped = await runtime.stop(owned_bridge(live))
+        if stopped:
             log.info("network %s stopped", live.name)
 
     async def apply_update(self, old: NetworkDef, new: NetworkDef, section: UpdateSection) -> None:
-        await self._runtime(new.name).update(old, new)
+        async with self._lock:
+            await self._runtime(new.name).update(old, new)
+            self.running[new.name] = new
 
     async def leases(self, live: NetworkDef, mac: str | None) -> list[DhcpLease]:
         return await self._runtime(live.name).leases(live, mac)
 
     async def link_names(self) -> set[str]:
-        return await bridge.link_names(self._host.netlink)
+        return bridge.KernelLinkNames()  # asks the kernel per name, lists nothing
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return sysfs.virtual_functions(pf)
@@ -80,50 +124,50 @@ class HostBackend:
     # -- daemon start, reload and stop -------------------------------------------
 
     async def reconcile(self, running: Mapping[str, NetworkDef]) -> set[str]:
-        """Adopt the running networks; tear down what no running network owns."""
+        """Adopt the running networks (see :mod:`.reconcile`): what must hold
+        before serving now (networks whose bridge is gone are returned,
+        leftovers removed), the re-assertion of each network in the background."""
+        await self._start_watching()
         if not await self._host.run.searchable_by_others():
             log.warning("%s is not searchable by other users: dnsmasq will keep root "
                         "privileges to read its hosts files there", self._host.run.root)
-        gone: set[str] = set()
-        for name, live in running.items():
-            try:
-                adopted = await self._runtime(name).adopt(live)
-            except Exception as exc:
-                log.error("network %s: cannot adopt it: %s", name, exc)
-                continue  # keep it marked running; destroy still cleans it up
-            if adopted:
-                log.info("network %s: adopted running %s", name, _on(live))
-            else:
+        async with self._lock:
+            gone = set(await self._reconciler.prepare(list(running.values())))
+            for name in gone:
                 log.warning("network %s: its bridge is gone; marking it stopped", name)
-                await self._runtime(name).stop(owned_bridge(live))
-                self._runtimes.pop(name, None)
-                gone.add(name)
-        for record in await self._host.run.records():
-            if record.network not in running or record.network in gone:
-                log.info("network %s: removing leftovers (bridge %s)",
-                         record.network, record.bridge)
-                await NetworkRuntime(self._host, record.network).stop(record.bridge)
-        await self._remove_stray_chains([live for name, live in running.items()
-                                         if name not in gone])
+                await self._stop_remains(running[name])
+            self.running = {name: live for name, live in running.items() if name not in gone}
+        self._reconciler.reassert_later(list(self.running.values()))
         return gone
 
-    async def _remove_stray_chains(self, running: list[NetworkDef]) -> None:
-        wanted: set[str] = set()
-        for live in running:
-            bridge_name = owned_bridge(live)
-            if bridge_name:
-                wanted.update(firewall.chain_names(bridge_name))
-        try:
-            existing = await self._host.nft.chains()
-            stray = existing - wanted
-            if stray:
-                log.info("removing stray firewall chains %s", ", ".join(sorted(stray)))
-                await self._host.nft.remove(stray, existing)
-        except Exception as exc:
-            log.error("cannot clean up firewall chains: %s", exc)
+    async def _stop_remains(self, live: NetworkDef) -> None:
+        """Remove what is left of a network whose bridge vanished."""
+        self.running.pop(live.name, None)
+        await self._runtime(live.name).stop(owned_bridge(live))
+        self._runtimes.pop(live.name, None)
+
+    async def _gone(self, name: str) -> None:
+        """The background re-assertion found ``name``'s bridge gone (it runs
+        under the backend's lock): clean up, and tell the service."""
+        live = self.running.get(name)
+        if live is None:
+            return
+        await self._stop_remains(live)
+        self._vanished(name, live)
+
+    async def settled(self) -> None:
+        """Until the background re-assertion under way (if any) is over."""
+        await self._reconciler.wait()
+
+    def _reload_upstream(self) -> None:
+        for runtime in self._runtimes.values():
+            runtime.reload_upstream()
 
     async def close(self) -> None:
         """Stop supervising; networks and their dnsmasq keep running."""
+        self._reconciler.cancel()
+        self._host.upstream.close()
+        self._host.forward.close()
         for runtime in self._runtimes.values():
             runtime.detach()
         self._host.netlink.close()
@@ -134,7 +178,7 @@ async def open_host(state_dir: Path, tools: Tools | None = None) -> NetworkServi
     driver semantics, state under ``state_dir``, networks in this host's
     kernel. Loaded: what an earlier daemon left running is adopted."""
     state_dir = Path(state_dir)
-    backend = HostBackend(state_dir / "run", tools)
+    backend = HostBackend(state_dir, tools)
     return await NetworkService.open("network", backend=backend, store=DiskStore(state_dir))
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
 from .netlink import Netlink, is_missing
 
 _USER_HZ = 100  # bridge timers travel over netlink in clock_t units
+#: the device group of every bridge rpcnetd creates ("rp"): one iptables
+#: rule matches them all (see .iptables)
+GROUP = 0x7270
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +25,7 @@ class BridgeSpec:
     #: ``macTableManager='libvirt'``: the bridge filters by VLAN so that its
     #: ports need not learn or flood (libvirt turns vlan_filtering on)
     vlan_filtering: bool = False
+    group: int = GROUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,7 @@ class LinkInfo:
     kind: str | None
     up: bool
     mac: str | None
+    group: int = 0
 
 
 def _link_info(msg: Any) -> LinkInfo:
@@ -38,13 +45,40 @@ def _link_info(msg: Any) -> LinkInfo:
         kind=msg.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND"),
         up=bool(msg["flags"] & 1),
         mac=msg.get("address"),
+        group=msg.get("group") or 0,
     )
 
 
-async def link_names(nl: Netlink) -> set[str]:
-    """Names of every link in the namespace."""
-    return await nl.call("Unable to list links",
-                         lambda ipr: {m.get("ifname") for m in ipr.get_links()})
+class KernelLinkNames(set[str]):
+    """Names in use: the set's own, and every link the kernel has, asked
+    one name at a time (``if_nametoindex``) instead of listing all links.
+    A union with another set (``others | names``) keeps asking the kernel."""
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        if not isinstance(name, str) or not name or "\0" in name:
+            return False
+        try:
+            socket.if_nametoindex(name)
+        except OSError:
+            return False
+        return True
+
+    def __or__(self, other: AbstractSet[str]) -> KernelLinkNames:  # type: ignore[override]
+        return KernelLinkNames([*self, *other])
+
+    def __ror__(self, other: AbstractSet[str]) -> KernelLinkNames:
+        return KernelLinkNames([*other, *self])
+
+
+async def all_links(nl: Netlink) -> dict[str, LinkInfo]:
+    """Every link in the namespace by name (one dump, for a daemon start)."""
+
+    def dump(ipr: Any) -> dict[str, LinkInfo]:
+        return {info.name: info for info in map(_link_info, ipr.get_links())}
+
+    return await nl.call("Unable to list links", dump)
 
 
 async def get_link(nl: Netlink, name: str) -> LinkInfo | None:
@@ -64,6 +98,7 @@ async def create(nl: Netlink, spec: BridgeSpec) -> int:
         # and raises the delay to 2 s itself when STP starts.
         "br_forward_delay": spec.delay * _USER_HZ,
         "br_stp_state": 1 if spec.stp else 0,
+        "group": spec.group,
     }
     if spec.mac:
         attrs["address"] = spec.mac
@@ -77,6 +112,12 @@ async def create(nl: Netlink, spec: BridgeSpec) -> int:
         return int(ipr.link_lookup(ifname=spec.name)[0])
 
     return await nl.call(f"Unable to create bridge {spec.name}", add)
+
+
+async def set_group(nl: Netlink, name: str, group: int = GROUP) -> None:
+    """Put the link in device group ``group`` (a bridge of an earlier version)."""
+    await nl.call(f"Failed to set the group of interface {name}",
+                  lambda ipr: ipr.link("set", ifname=name, group=group))
 
 
 async def set_up(nl: Netlink, name: str, up: bool = True) -> None:

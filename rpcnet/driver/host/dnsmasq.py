@@ -21,7 +21,9 @@ from pathlib import Path
 
 from rpcnet.errors import ErrorCode, network_error
 
+from . import netlink_filter
 from .dnsmasq_conf import Paths
+from .limits import inotify_limit_hint
 from .tools import Tools, run
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Dnsmasq:
         self._tools = tools
         self.paths = paths
         self.network = network
+        #: the bridge it serves: it is made deaf to other links' changes
+        self.interface: str | None = None
         self.pid: int | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._restarts: list[float] = []
@@ -80,24 +84,29 @@ class Dnsmasq:
         await asyncio.to_thread(self.paths.pid.unlink, missing_ok=True)
         status, err = await run([binary, self._conf_arg])
         if status != 0:
+            detail = err or f"exit status {status}"
+            if "inotify" in detail and "Too many open files" in detail:
+                detail += f" ({inotify_limit_hint()})"
             raise network_error(
                 ErrorCode.SYSTEM_ERROR,
-                f"dnsmasq for network '{self.network}' failed to start: "
-                f"{err or f'exit status {status}'}",
-            )
+                f"dnsmasq for network '{self.network}' failed to start: {detail}")
         pid = await asyncio.to_thread(self._read_pid)
         if pid is None:
             raise network_error(
                 ErrorCode.SYSTEM_ERROR,
-                f"dnsmasq for network '{self.network}' wrote no pid file "
-                f"{self.paths.pid}",
-            )
+                f"dnsmasq for network '{self.network}' wrote no pid file {self.paths.pid}")
         self.pid = pid
+        self._hear_only_its_bridge()
         return pid
+
+    def _hear_only_its_bridge(self) -> None:
+        if self.pid is not None and self.interface is not None:
+            netlink_filter.hear_only(self.pid, self.interface)
 
     async def adopt(self) -> bool:
         """Take over a dnsmasq left running by an earlier rpcnetd."""
         self.pid = await asyncio.to_thread(self._read_pid)
+        self._hear_only_its_bridge()
         return self.pid is not None
 
     def reload(self) -> None:

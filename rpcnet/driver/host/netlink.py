@@ -4,7 +4,9 @@ pyroute2's calls are blocking syscalls, and its synchronous ``IPRoute``
 keeps per-thread state, so every call runs on a single dedicated worker
 thread that owns the socket. The event loop only awaits the results.
 :mod:`.bridge` and :mod:`.address` build on :meth:`Netlink.call`; nothing
-else imports pyroute2.
+else imports pyroute2. It is imported on that thread at the first call
+(a tenth of a second that a restarted daemon need not wait for before it
+answers).
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import asyncio
 import errno
 import logging
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from pyroute2 import IPRoute  # type: ignore[import-untyped]
-from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
-
 from rpcnet.errors import ErrorCode, network_error
+
+__all__ = ["Netlink", "is_missing", "is_netlink_error"]
 
 T = TypeVar("T")
 
@@ -37,6 +39,8 @@ class Netlink:
 
     def _socket(self) -> Any:
         if self._ipr is None:
+            from pyroute2 import IPRoute  # type: ignore[import-untyped]
+
             self._ipr = IPRoute()
         return self._ipr
 
@@ -46,11 +50,14 @@ class Netlink:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool, lambda: func(self._socket()))
-        except NetlinkError as exc:
-            code = exc.code if isinstance(exc.code, int) else errno.EIO
-            raise network_error(ErrorCode.SYSTEM_ERROR, f"{what}: {os.strerror(code)}") from exc
-        except OSError as exc:
-            raise network_error(ErrorCode.SYSTEM_ERROR, f"{what}: {exc.strerror or exc}") from exc
+        except Exception as exc:
+            if is_netlink_error(exc):
+                code = exc.code if isinstance(exc.code, int) else errno.EIO  # type: ignore[attr-defined]
+                raise network_error(ErrorCode.SYSTEM_ERROR, f"{what}: {os.strerror(code)}") from exc
+            if isinstance(exc, OSError):
+                raise network_error(
+                    ErrorCode.SYSTEM_ERROR, f"{what}: {exc.strerror or exc}") from exc
+            raise
 
     def close(self) -> None:
         def shut() -> None:
@@ -62,8 +69,15 @@ class Netlink:
         self._pool.shutdown(wait=True)
 
 
+def is_netlink_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is pyroute2's error for a netlink request the kernel
+    refused (only raised once pyroute2 is loaded)."""
+    exceptions = sys.modules.get("pyroute2.netlink.exceptions")
+    return exceptions is not None and isinstance(exc, exceptions.NetlinkError)
+
+
 def is_missing(exc: BaseException) -> bool:
     """Whether a failed call failed because the object was not there."""
     cause = exc.__cause__
-    return isinstance(cause, NetlinkError) and cause.code in (errno.ENODEV, errno.ENOENT,
-                                                               errno.EADDRNOTAVAIL)
+    return (cause is not None and is_netlink_error(cause)
+            and cause.code in (errno.ENODEV, errno.ENOENT, errno.EADDRNOTAVAIL))  # type: ignore[attr-defined]

@@ -30,13 +30,14 @@ from rpcnet.protocol.values import DhcpLease
 from . import address, bridge, dnsmasq_conf, firewall, leases, route, sysctl
 from .dnsmasq import Dnsmasq
 from .dnsmasq_conf import Paths
+from .iptables import ForwardAccept
 from .netlink import Netlink
-from .nft import Nft
+from .nft import Firewall
 from .runstate import Record, RunDir
 from .tools import Tools
+from .upstream import Upstream
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,16 @@ class Host:
     """What every network's runtime shares."""
 
     netlink: Netlink
-    nft: Nft
+    firewall: Firewall
     tools: Tools
     run: RunDir
+    upstream: Upstream
+    forward: ForwardAccept
+
+    async def forward_if_needed(self) -> None:
+        """Have iptables' FORWARD chains let rpcnet's bridges through while
+        any network has rules (see :mod:`.iptables`)."""
+        await self.forward.need(bool(self.firewall.bridges()))
 
 
 def owned_bridge(netdef: NetworkDef) -> str | None:
@@ -60,8 +68,7 @@ def owned_bridge(netdef: NetworkDef) -> str | None:
 def bridge_of(netdef: NetworkDef) -> str:
     if netdef.bridge is None or not netdef.bridge.name:
         raise network_error(
-            ErrorCode.INTERNAL_ERROR, f"network '{netdef.name}' does not have a bridge name."
-        )
+            ErrorCode.INTERNAL_ERROR, f"network '{netdef.name}' does not have a bridge name.")
     return netdef.bridge.name
 
 
@@ -69,18 +76,27 @@ def _interfaces(netdef: NetworkDef) -> set[address.Interface]:
     return {ipaddress.ip_interface(f"{ip.address}/{ip.effective_prefix}") for ip in netdef.ips}
 
 
+def bridge_group(netdef: NetworkDef) -> int:
+    """The device group of the bridge: rpcnet's, except in open mode (no
+    firewall rules at all, as with libvirt)."""
+    return 0 if netdef.forward_mode is ForwardMode.OPEN else bridge.GROUP
+
+
+def firewall_rules(netdef: NetworkDef) -> firewall.NetworkRules:
+    """The firewall elements of ``netdef``, a network with its own bridge."""
+    return firewall.rules_for(netdef, dns_guard=dnsmasq_conf.binds_interfaces(netdef))
+
+
 def _check_startable(netdef: NetworkDef) -> None:
     """Refuse, before anything is created, what the host backend cannot do
-    (the network service has already made libvirt's own checks)."""
+    (the in-memory driver has already made libvirt's own checks)."""
     if netdef.bandwidth is not None and (makes_bridge(netdef.forward_mode)
                                          or netdef.forward_mode is ForwardMode.BRIDGE):
         # libvirt's tc setup on the bridge (htb, sfq, u32 policing) for
         # network-wide QoS is not implemented: refuse rather than run unlimited
         raise network_error(
             ErrorCode.CONFIG_UNSUPPORTED,
-            f"<bandwidth> of network '{netdef.name}' is not supported by "
-            "the host backend",
-        )
+            f"<bandwidth> of network '{netdef.name}' is not supported by the host backend")
 
 
 class NetworkRuntime:
@@ -89,11 +105,13 @@ class NetworkRuntime:
     def __init__(self, host: Host, name: str) -> None:
         self._host = host
         self.name = name
-        self.paths = Paths.under(host.run.dir(name))
+        self.paths = Paths.under(host.run.dir(name), host.upstream.path)
         self.dnsmasq = Dnsmasq(host.tools, self.paths, name)
         # a dnsmasq restarted by its supervisor has a new pid: record it
         self.dnsmasq.on_launch = self._record
         self._bridge: str | None = None
+        #: whether its dnsmasq forwards to the host's resolvers (the servers file)
+        self.forwards_upstream = False
 
     # -- start -------------------------------------------------------------
 
@@ -115,10 +133,15 @@ class NetworkRuntime:
                 name=name, mac=netdef.mac, stp=netdef.bridge.stp if netdef.bridge else True,
                 delay=netdef.bridge.delay if netdef.bridge else 0, mtu=netdef.mtu,
                 vlan_filtering=bool(netdef.bridge and
-                                    netdef.bridge.mac_table_manager == "libvirt")))
+                                    netdef.bridge.mac_table_manager == "libvirt"),
+                group=bridge_group(netdef)))
             undo.push_async_callback(bridge.delete, self._host.netlink, name)
-            await self._addresses(netdef, index)
+            # Up first, then the addresses: their routes come with them, so
+            # every dnsmasq in the namespace (each listens to address and
+            # route changes) wakes once per start, not twice.
+            await self._ipv6_switches(netdef)
             await bridge.set_up(self._host.netlink, name)
+            await self._addresses(netdef, index, present=set())
             await self._routes(netdef, index)
             # Firewall and dnsmasq do not depend on each other: start both at once.
             failures = [result for result in await asyncio.gather(
@@ -132,43 +155,57 @@ class NetworkRuntime:
     async def write_record(self, netdef: NetworkDef) -> None:
         """Record, atomically, everything that now runs for ``netdef``."""
         self._bridge = owned_bridge(netdef)
+        self.forwards_upstream = dnsmasq_conf.needed(netdef) and dnsmasq_conf.uses_upstream(netdef)
         await self._record()
+
+    def reload_upstream(self) -> None:
+        """Have dnsmasq re-read the servers file, if it uses it."""
+        if self.forwards_upstream:
+            self.dnsmasq.reload()
 
     async def _record(self) -> None:
         if self._bridge is None:
             return
-        await self._host.run.write(Record(
-            network=self.name, bridge=self._bridge, chains=firewall.chain_names(self._bridge),
-            dnsmasq_pid=self.dnsmasq.pid))
+        await self._host.run.write(Record(network=self.name, bridge=self._bridge,
+                                          dnsmasq_pid=self.dnsmasq.pid))
 
     async def _start_firewall(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
-        # Undo registered first: the chains are ours whether or not nft got to them.
-        undo.push_async_callback(self._host.nft.remove, firewall.chain_names(bridge_of(netdef)))
-        await self._host.nft.apply(firewall.rules_for(netdef))
+        # Undo registered first: the rules are ours whether or not nft got to them.
+        undo.push_async_callback(self._host.forward_if_needed)
+        undo.push_async_callback(self._host.firewall.remove, bridge_of(netdef))
+        await self._host.firewall.apply(firewall_rules(netdef))
+        await self._host.forward_if_needed()
         await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
 
     async def _start_dnsmasq(self, netdef: NetworkDef, undo: contextlib.AsyncExitStack) -> None:
         if not dnsmasq_conf.needed(netdef):
             return
+        self.dnsmasq.interface = bridge_of(netdef)
         await self._write_dnsmasq_files(netdef)
         undo.push_async_callback(self.dnsmasq.stop)
         await self.dnsmasq.start()
         self.dnsmasq.watch()
 
     async def _check_subnets(self, netdef: NetworkDef) -> None:
-        """libvirt's check: no route elsewhere into one of our subnets."""
-        for ip in netdef.ips:
-            users = await address.routes_overlapping(self._host.netlink, ip.network)
-            if users:
+        """libvirt's check: the host must not route one of the IPv4 subnets yet."""
+        for ip in netdef.ips_of("ipv4"):
+            assert isinstance(ip.network, ipaddress.IPv4Network)
+            user = await address.route_collision(self._host.netlink, ip.network)
+            if user is not None:
                 raise network_error(
-                    ErrorCode.INTERNAL_ERROR, f"Network is already in use by interface {users[0]}"
-                )
+                    ErrorCode.INTERNAL_ERROR, f"Network is already in use by interface {user}")
 
-    async def _addresses(self, netdef: NetworkDef, index: int) -> None:
+    async def _ipv6_switches(self, netdef: NetworkDef) -> None:
+        await sysctl.configure_ipv6(bridge_of(netdef), bool(netdef.ips_of("ipv6")))
+
+    async def _addresses(self, netdef: NetworkDef, index: int,
+                         present: set[address.Interface] | None = None) -> None:
+        """Add the addresses ``netdef`` wants that are not ``present`` (those
+        on the link are listed when not given)."""
         name = bridge_of(netdef)
         wanted = _interfaces(netdef)
-        await sysctl.configure_ipv6(name, any(ip.version == 6 for ip in wanted))
-        present = await address.list_(self._host.netlink, index)
+        if present is None:
+            present = await address.list_(self._host.netlink, index)
         for addr in sorted(wanted - present, key=str):
             await address.add(self._host.netlink, index, name, addr)
 
@@ -215,12 +252,12 @@ class NetworkRuntime:
         with it the record of what to clean up) is kept until all succeeded."""
         steps: dict[str, Awaitable[object]] = {"stop dnsmasq": self.dnsmasq.stop()}
         if bridge_name:
-            steps["remove firewall rules"] = self._host.nft.remove(
-                firewall.chain_names(bridge_name))
+            steps["remove firewall rules"] = self._host.firewall.remove(bridge_name)
             steps["delete bridge"] = bridge.delete(self._host.netlink, bridge_name)
         # Independent steps, run at once: deleting a bridge alone waits tens of
         # milliseconds for the kernel.
         results = await asyncio.gather(*steps.values(), return_exceptions=True)
+        await self._host.forward_if_needed()
         ok = True
         for what, result in zip(steps, results, strict=True):
             if isinstance(result, BaseException):
@@ -232,29 +269,37 @@ class NetworkRuntime:
 
     # -- adopt and update ------------------------------------------------------
 
-    async def adopt(self, netdef: NetworkDef) -> bool:
-        """Take over ``netdef`` left running by an earlier daemon without
-        disturbing it: re-add only what is missing. False when its bridge is
-        gone, i.e. the network is not running any more."""
+    async def reassert(self, netdef: NetworkDef, link: bridge.LinkInfo | None,
+                       present: set[address.Interface]) -> bool:
+        """Take over ``netdef``, left running by an earlier daemon or running
+        now, without disturbing it: re-add only what is missing. ``link`` is
+        its bridge and ``present`` the addresses on it, from one listing for
+        all networks; the firewall is re-asserted for all networks at once
+        by the caller. False when its bridge is gone, i.e. the network is
+        not running any more."""
         if owned_bridge(netdef) is None:
             await self._host.run.write(Record(network=netdef.name, bridge=None))
             return True
         name = bridge_of(netdef)
-        link = await bridge.get_link(self._host.netlink, name)
         if link is None or link.kind != "bridge":
             return False
-        await self._host.run.write(Record(network=netdef.name, bridge=name))
-        await self._addresses(netdef, link.index)
+        self._bridge = name
+        await self._ipv6_switches(netdef)
+        await self._addresses(netdef, link.index, present)
+        if link.group != bridge_group(netdef):
+            await bridge.set_group(self._host.netlink, name, bridge_group(netdef))
         if not link.up:
             await bridge.set_up(self._host.netlink, name)
         await self._routes(netdef, link.index)
-        await self._host.nft.apply(firewall.rules_for(netdef))
         await sysctl.enable_forwarding(firewall.forwarding_families(netdef))
         if dnsmasq_conf.needed(netdef):
+            self.dnsmasq.interface = name
             changed = await self._write_dnsmasq_files(netdef)
-            if not await self.dnsmasq.adopt():
+            if self.dnsmasq.pid is None and not await self.dnsmasq.adopt():
                 log.warning("network %s: dnsmasq was not running; starting it", self.name)
             await self._refresh_dnsmasq(changed)
+        else:
+            await self.dnsmasq.stop()
         await self.write_record(netdef)
         return True
 
@@ -265,15 +310,14 @@ class NetworkRuntime:
         if _interfaces(old) != _interfaces(new) or bridge_of(old) != bridge_of(new):
             raise network_error(
                 ErrorCode.OPERATION_UNSUPPORTED,
-                "changing addresses or the bridge of a running network "
-                "needs a restart",
-            )
-        if firewall.rules_for(old) != firewall.rules_for(new):
-            await self._host.nft.apply(firewall.rules_for(new))
+                "changing addresses or the bridge of a running network needs a restart")
+        if firewall_rules(old) != firewall_rules(new):
+            await self._host.firewall.apply(firewall_rules(new))
         if not dnsmasq_conf.needed(new):
             await self.dnsmasq.stop()
-            return
-        await self._refresh_dnsmasq(await self._write_dnsmasq_files(new))
+        else:
+            await self._refresh_dnsmasq(await self._write_dnsmasq_files(new))
+        await self.write_record(new)
 
     async def _refresh_dnsmasq(self, changed: set[Path]) -> None:
         """Make the running dnsmasq use its rewritten files ``changed``: a

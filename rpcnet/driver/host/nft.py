@@ -1,14 +1,22 @@
-"""Running ``nft``: one atomic transaction per change, in rpcnet's own table."""
+"""Running ``nft``: rpcnet's table, one atomic transaction per change.
+
+:class:`Firewall` remembers the rules it installed for each bridge, so a
+change needs no read-back of the kernel's ruleset: it renders the
+transaction from what it knows (:mod:`.nft_script`) and records the result
+only when nft applied it. A daemon start or reload re-creates the table from
+the running networks in one transaction (:meth:`Firewall.replace_all`).
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
+from collections import Counter
 
 from rpcnet.errors import ErrorCode, network_error
 
-from . import firewall
-from .firewall import Ruleset
-from .tools import Tools, capture, run
+from . import nft_script
+from .firewall import NetworkRules, SetKind
+from .tools import Tools, run
 
 
 class Nft:
@@ -24,36 +32,69 @@ class Nft:
         if status != 0:
             raise network_error(
                 ErrorCode.SYSTEM_ERROR,
-                f"nft failed to apply firewall rules: {err or f'exit {status}'}",
-            )
+                f"nft failed to apply firewall rules: {err or f'exit {status}'}")
 
-    async def chains(self) -> set[str]:
-        """Names of the chains in rpcnet's table (empty when there is no table)."""
-        nft = self._tools.find("nft")
-        status, out, err = await capture([nft, "-j", "list", "table", *firewall.TABLE.split()])
-        if status != 0:
-            if "No such file or directory" in err:
-                return set()
-            raise network_error(
-                ErrorCode.SYSTEM_ERROR, f"nft cannot list table {firewall.TABLE}: {err.strip()}"
-            )
-        items = json.loads(out).get("nftables", [])
-        return {item["chain"]["name"] for item in items if "chain" in item}
 
-    async def apply(self, ruleset: Ruleset) -> None:
-        """Install ``ruleset`` in place of the network's current rules, atomically."""
-        if ruleset.empty:
-            await self.remove(firewall.chain_names(ruleset.bridge))
-            return
-        await self.transaction(firewall.render_apply(ruleset))
+class Firewall:
+    """The elements of every network in table ``inet rpcnet``."""
 
-    async def remove(self, chains: tuple[str, ...] | set[str],
-                     existing: set[str] | None = None) -> None:
-        """Delete those of ``chains`` that exist; the table too when it ends up empty."""
-        if existing is None:
-            existing = await self.chains()
-        present = [chain for chain in chains if chain in existing]
-        if not present:
-            return
-        left = existing.difference(present)
-        await self.transaction(firewall.render_remove(present, drop_table=not left))
+    def __init__(self, tools: Tools) -> None:
+        self._nft = Nft(tools)
+        self._installed: dict[str, NetworkRules] = {}
+        #: how many installed networks use each set kind (a change costs the
+        #: same however many networks are installed)
+        self._users: Counter[SetKind] = Counter()
+        self._lock = asyncio.Lock()
+
+    def _kinds_after(self, bridge: str, rules: NetworkRules | None) -> set[SetKind]:
+        """The kinds in use once ``bridge`` has ``rules`` (None: is removed)."""
+        users = self._users.copy()
+        old = self._installed.get(bridge)
+        if old is not None:
+            users.subtract(old.kinds)
+        if rules is not None:
+            users.update(rules.kinds)
+        return {kind for kind, count in users.items() if count > 0}
+
+    def _record(self, bridge: str, rules: NetworkRules | None) -> None:
+        old = self._installed.pop(bridge, None)
+        if old is not None:
+            self._users.subtract(old.kinds)
+        if rules is not None:
+            self._installed[bridge] = rules
+            self._users.update(rules.kinds)
+        self._users = +self._users
+
+    def bridges(self) -> set[str]:
+        """Bridges whose rules are installed."""
+        return set(self._installed)
+
+    async def apply(self, rules: NetworkRules) -> None:
+        """Install ``rules`` in place of the bridge's current ones, atomically."""
+        async with self._lock:
+            old = self._installed.get(rules.bridge)
+            new = None if rules.empty else rules
+            before = old.elements if old is not None else frozenset()
+            used = self._kinds_after(rules.bridge, new)
+            await self._nft.transaction(nft_script.change(
+                used, add=rules.elements - before, remove=before - rules.elements))
+            self._record(rules.bridge, new)
+
+    async def remove(self, bridge: str) -> None:
+        """Delete the bridge's rules (nothing to do when none are installed)."""
+        async with self._lock:
+            old = self._installed.get(bridge)
+            if old is None:
+                return
+            used = self._kinds_after(bridge, None)
+            await self._nft.transaction(nft_script.change(used, remove=old.elements))
+            self._record(bridge, None)
+
+    async def replace_all(self, networks: list[NetworkRules]) -> None:
+        """Make the table hold exactly ``networks``' rules, in one transaction."""
+        async with self._lock:
+            wanted = {rules.bridge: rules for rules in networks if not rules.empty}
+            await self._nft.transaction(nft_script.replace_table(list(wanted.values())))
+            self._installed, self._users = {}, Counter()
+            for bridge, rules in wanted.items():
+                self._record(bridge, rules)

@@ -10,6 +10,7 @@ next daemon start tears down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -24,14 +25,13 @@ RECORD = "host.json"
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """What runs for one network: its bridge, its nftables chains (in table
-    ``inet rpcnet``) and its dnsmasq's pid (None when it needs none). Written
-    with the bridge alone before a start, in full once everything runs.
-    ``bridge`` is None for a network that uses the host's own interfaces."""
+    """What runs for one network: its bridge and its dnsmasq's pid (None
+    when it needs none). Written with the bridge alone before a start, in
+    full once everything runs. ``bridge`` is None for a network that uses
+    the host's own interfaces."""
 
     network: str
     bridge: str | None
-    chains: tuple[str, ...] = ()
     dnsmasq_pid: int | None = None
 
 
@@ -51,12 +51,18 @@ class RunDir:
         return self.root / network
 
     async def write(self, record: Record) -> None:
+        """Save ``record`` (atomically; not at all when it is already saved)."""
+
         def save() -> None:
             path = self.dir(record.network)
+            text = json.dumps(asdict(record)) + "\n"
+            with contextlib.suppress(OSError):
+                if (path / RECORD).read_text() == text:
+                    return
             # dnsmasq drops to an unprivileged user and re-reads files here on SIGHUP
             path.mkdir(mode=0o755, parents=True, exist_ok=True)
             path.chmod(0o755)
-            write_atomic(path / RECORD, json.dumps(asdict(record)) + "\n")
+            write_atomic(path / RECORD, text)
 
         await asyncio.to_thread(save)
 
@@ -74,7 +80,6 @@ class RunDir:
                 try:
                     data = json.loads((path / RECORD).read_text())
                     found.append(Record(network=data["network"], bridge=data["bridge"],
-                                        chains=tuple(data.get("chains", ())),
                                         dnsmasq_pid=data.get("dnsmasq_pid")))
                 except (OSError, ValueError, KeyError, TypeError):
                     continue

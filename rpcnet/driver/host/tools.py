@@ -18,10 +18,15 @@ class Tools:
 
     dnsmasq: str = "dnsmasq"
     nft: str = "nft"
+    # iptables' own tables (only when Docker or another user of them is there)
+    iptables: str = "iptables-nft"
+    iptables_restore: str = "iptables-nft-restore"
+    ip6tables: str = "ip6tables-nft"
+    ip6tables_restore: str = "ip6tables-nft-restore"
 
     def find(self, name: str) -> str:
-        """The absolute path of helper ``name`` (``"dnsmasq"``, ``"nft"``); a
-        VirError naming it when it is not installed."""
+        """The absolute path of helper ``name`` (``"dnsmasq"``, ``"nft"``, ...);
+        a VirError naming it when it is not installed."""
         wanted = str(getattr(self, name))
         if os.sep in wanted:
             found = wanted if os.access(wanted, os.X_OK) else None
