@@ -26,6 +26,7 @@ from rpcnet.protocol import remote
 from rpcnet.protocol.message import Header, MessageType, Status, encode_frame, reply_frame
 from rpcnet.protocol.values import NetworkRef
 from rpcnet.server.config import ServerConfig
+from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.session import Session
 
 
@@ -60,6 +61,7 @@ class _Daemon:
         self.config = config
         self.privileged = True
         self.call_observers: list[Any] = []
+        self.counters = DaemonCounters()
         self._drivers = drivers
 
     def admit(self, session: Session) -> str | None:

@@ -8,20 +8,34 @@ saves; the backend acts and reports. A new backend is one class with the
 methods below (:class:`NullBackend` is the smallest).
 
 Calls come under the service's lock, one at a time, except
-:meth:`Backend.link_names` (before the lock is taken) and
+:meth:`Backend.link_names` (before the lock is taken),
 :meth:`Backend.virtual_functions`/:meth:`Backend.is_virtual_function`,
-which must not block.
+which must not block, and :meth:`Backend.stats`, which only reads and may
+run beside any other call (a scrape must not wait for a network's start).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from rpcnet.netxml import NetworkDef, PciAddress, UpdateSection
-from rpcnet.protocol.values import DhcpLease
+from rpcnet.protocol.values import DhcpLease, DnsmasqState, LinkCounters
 
 from . import sysfs
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeStats:
+    """What a backend reads of one running network for its statistics."""
+
+    #: the kernel's counters of its bridge (None: none to read)
+    link: LinkCounters | None = None
+    #: DHCP leases in use
+    leases: int = 0
+    #: its DHCP and DNS server (None: none runs for it)
+    dnsmasq: DnsmasqState | None = None
 
 
 class Backend(Protocol):
@@ -56,6 +70,12 @@ class Backend(Protocol):
     async def link_names(self) -> set[str]:
         """Interface names a new ``virbrN`` must not take (besides other
         networks' bridges, which the service knows)."""
+        ...
+
+    async def stats(self, running: Mapping[str, NetworkDef]) -> Mapping[str, RuntimeStats]:
+        """Read now what runs of the running networks ``running`` (by name):
+        kernel counters, leases, dnsmasq. A network it has nothing of may be
+        left out. Must not fail for a network that stops meanwhile."""
         ...
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
@@ -94,6 +114,9 @@ class NullBackend:
 
     async def link_names(self) -> set[str]:
         return set()
+
+    async def stats(self, running: Mapping[str, NetworkDef]) -> Mapping[str, RuntimeStats]:
+        return {}  # no bridge, no counters, no DHCP server
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return sysfs.virtual_functions(pf)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from rpcnet.protocol import remote
+from rpcnet.protocol import remote, rpcnet_program
 from rpcnet.protocol.program import CallStyle
 
 _HANDLER = {
@@ -35,6 +35,23 @@ def render() -> str:
         if proc.style is CallStyle.EVENT:
             readonly = "n/a"
         lines.append(f"| {proc.number} | {proc.name} | `{proc.api}` | {readonly} | {handler} |")
+    lines += [
+        "",
+        "## rpcnet's own program",
+        "",
+        f"Program {rpcnet_program.PROGRAM:#x} (ASCII \"rpcn\") version {rpcnet_program.VERSION},",
+        "from `rpcnet/protocol/rpcnet_program.py`: what libvirt has no procedure for. It is",
+        "served beside REMOTE on the same connection (after REMOTE's CONNECT_OPEN, for",
+        "the driver that open chose); a libvirtd answers its calls",
+        "\"Cannot find program\" and keeps the connection.",
+        "",
+        "| # | procedure | read-only | served by |",
+        "|---|---|---|---|",
+    ]
+    for proc in rpcnet_program.PROCEDURES:
+        readonly = "yes" if proc.readonly else "denied"
+        lines.append(f"| {proc.number} | {proc.name} | {readonly} | "
+                     f"`NetworkDriver.{proc.method}` |")
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.server.config import ServerConfig, privileged
+from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.observers import ObserverFactory
 from rpcnet.server.session import Session
 from rpcnet.server.tls import TlsAcceptor, TlsListenerConfig
@@ -32,6 +33,7 @@ class Server:
         self.sessions: set[Session] = set()
         #: each new session asks these for observers of its calls (observers.py)
         self.call_observers: list[ObserverFactory] = []
+        self.counters = DaemonCounters()
         self._servers: list[asyncio.AbstractServer] = []
         self._socket_paths: list[Path] = []
         self._tls_acceptors: list[TlsAcceptor] = []
@@ -50,6 +52,7 @@ class Server:
         count against ``max_anonymous_clients`` (see ``listen_tls``).
         """
         if len(self.sessions) >= self.config.max_clients:
+            self.counters.refuse("max_clients")
             return f"Too many active clients ({self.config.max_clients}), dropping connection"
         self.sessions.add(session)
         return None
@@ -92,7 +95,8 @@ class Server:
         """
         tls = dataclasses.replace(tls, max_handshaking=self.config.max_anonymous_clients)
         acceptor = TlsAcceptor(tls, lambda: Session(self, readonly_socket=False, secure=True,
-                                                    transport_name="tls"))
+                                                    transport_name="tls"),
+                               counters=self.counters)
         await acceptor.start()
         self._tls_acceptors.append(acceptor)
 

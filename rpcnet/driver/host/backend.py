@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rpcnet.driver import sysfs
+from rpcnet.driver.backend import RuntimeStats
 from rpcnet.driver.service import NetworkService
 from rpcnet.driver.store import DiskStore
 from rpcnet.netxml import NetworkDef, PciAddress, UpdateSection
 from rpcnet.protocol.values import DhcpLease
 
-from . import bridge, firewall
+from . import bridge, firewall, stats
 from .netlink import Netlink
 from .network import Host, NetworkRuntime, owned_bridge
 from .nft import Nft
@@ -70,6 +71,9 @@ class HostBackend:
 
     async def link_names(self) -> set[str]:
         return await bridge.link_names(self._host.netlink)
+
+    async def stats(self, running: Mapping[str, NetworkDef]) -> Mapping[str, RuntimeStats]:
+        return await stats.read(self._host.netlink, self._host.run, self._runtimes, running)
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return sysfs.virtual_functions(pf)
