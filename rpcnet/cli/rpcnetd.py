@@ -9,6 +9,7 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.driver.host.tools import Tools
@@ -16,6 +17,9 @@ from rpcnet.protocol.message import MAX_MESSAGE
 from rpcnet.server.config import SOCKET_NAME, ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
 from rpcnet.server.tls import ServerCredentials, TlsListenerConfig, parse_listen_address
+
+if TYPE_CHECKING:
+    from rpcnet.server.metrics import MetricsEndpoint
 
 DEFAULT_SOCKET_DIR = Path("/run/rpcnet")
 DEFAULT_HOST_STATE_DIR = Path("/var/lib/rpcnet")
@@ -76,8 +80,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help="allow only client certificates whose DN (as `rpcnet pki dn` "
                           "prints it) matches this glob (repeatable; default: any DN)")
     tls.add_argument("--tls-handshake-timeout", metavar="SECONDS", type=float, default=10.0)
+    parser.add_argument("--metrics", metavar="ADDR:PORT", type=_metrics_address, default=None,
+                        help="serve Prometheus metrics over HTTP on ADDR:PORT (e.g. "
+                             "127.0.0.1:9177; IPv6 as [ADDR]:PORT); needs prometheus-client "
+                             "(pip install 'rpcnet[metrics]') (default: off)")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     return parser.parse_args(argv)
+
+
+def _metrics_address(text: str) -> tuple[str, int]:
+    try:
+        from rpcnet.server.metrics import parse_metrics_address
+    except ImportError:
+        raise argparse.ArgumentTypeError(
+            "needs prometheus-client: pip install 'rpcnet[metrics]'") from None
+    try:
+        return parse_metrics_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _listen_address(text: str) -> tuple[str, int]:
@@ -117,15 +137,32 @@ async def build_drivers(
 
 
 async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = (),
-              tools: Tools | None = None) -> None:
-    server = Server(config, await build_drivers(config, tools))
+              tools: Tools | None = None, metrics: tuple[str, int] | None = None) -> None:
+    # bound first: a metrics address that cannot be served stops the start
+    # before any network is touched
+    endpoint = _start_metrics(*metrics) if metrics is not None else None
     try:
-        for listener in tls:
-            await server.listen_tls(listener)
-    except BaseException:
-        await server.stop()
-        raise
-    await serve_until_signalled(server)
+        server = Server(config, await build_drivers(config, tools))
+        if endpoint is not None:
+            endpoint.metrics.attach(server)
+        try:
+            for listener in tls:
+                await server.listen_tls(listener)
+        except BaseException:
+            await server.stop()
+            raise
+        await serve_until_signalled(server)
+    finally:
+        if endpoint is not None:
+            await endpoint.stop()
+
+
+def _start_metrics(host: str, port: int) -> MetricsEndpoint:
+    from rpcnet.server.metrics import MetricsEndpoint
+
+    endpoint = MetricsEndpoint(host, port)
+    endpoint.start()
+    return endpoint
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import uvloop
         except ImportError:
-            asyncio.run(run(config, tls, tools))
+            asyncio.run(run(config, tls, tools, args.metrics))
         else:
-            uvloop.run(run(config, tls, tools))
+            uvloop.run(run(config, tls, tools, args.metrics))
     except (OSError, ssl.SSLError) as exc:
         logging.getLogger("rpcnet.server").error("cannot start: %s", exc)
         return 1

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import socket
 import struct
+import time
 import types
 from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, cast
@@ -64,7 +65,11 @@ class RpcProtocol(asyncio.Protocol):
         self.peer = _describe_peer(transport)
 
     def data_received(self, data: bytes) -> None:
-        self.conn.receive_data(data, self._loop.time())
+        # time.monotonic, not the loop's clock: uvloop's steps by milliseconds
+        # (cached per iteration), and a call's latency is measured from this
+        # (call observers). Timers run on the loop's clock, which never runs
+        # ahead of it, so a deadline is only ever met late by that step.
+        self.conn.receive_data(data, time.monotonic())
         self._process()
 
     def eof_received(self) -> bool | None:
