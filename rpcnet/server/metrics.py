@@ -65,10 +65,13 @@ _LINK = (  # NetworkStats.link field, metric name, help
 
 
 def parse_metrics_address(text: str) -> tuple[str, int]:
-    """``ADDR:PORT`` or ``[V6]:PORT`` -> (host, port); the port is required.
-    Raises ValueError."""
+    """``ADDR:PORT`` or ``[V6]:PORT`` -> (host, port); the port is required
+    (0: any free port, which the log names). Raises ValueError."""
     if not re.search(r":\d+$", text):
         raise ValueError(f"'{text}' has no port: give ADDR:PORT, e.g. 127.0.0.1:9177")
+    if re.search(r":0+$", text):
+        host, _port = parse_listen_address(re.sub(r":0+$", "", text))
+        return host, 0
     return parse_listen_address(text)
 
 
