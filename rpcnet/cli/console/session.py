@@ -21,8 +21,8 @@ from rpcnet.cli.console.hosts import (
     default_uri,
     failure_detail,
     open_host,
-    run_events,
     run_merged,
+    run_together,
 )
 from rpcnet.cli.console.names import NetworkNames, port_uuids
 from rpcnet.cli.console.output import TerminalSink
@@ -166,8 +166,8 @@ class Session:
             return await self._run_single(definition, cmd.options)
         drivers, failed = await self._many_drivers(self.active, retry=self.interactive)
         interrupt = self.interrupt if self.interactive else None
-        if definition.name == "net-event":
-            return await run_events(drivers, cmd, self.out, interrupt) and not failed
+        if definition.together is not None:
+            return await run_together(drivers, cmd, self.out, interrupt) and not failed
         return await run_merged(self.active, drivers, failed, cmd, self.out)
 
     async def _run_single(self, definition: HostCommand, options: Options) -> bool:
