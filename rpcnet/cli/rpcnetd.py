@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import ssl
 import sys
@@ -11,11 +12,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rpcnet.cli.daemon_conf import load_daemon_conf
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.driver.host.tools import Tools
+from rpcnet.driver.store import lock_directory
+from rpcnet.libvirtconf import ConfError, ConfSyntaxError
 from rpcnet.protocol.message import MAX_MESSAGE
+from rpcnet.server import logsetup
+from rpcnet.server.activation import Activation, ActivationError
+from rpcnet.server.activation import from_environment as activation_from_environment
 from rpcnet.server.config import SOCKET_NAME, ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
+from rpcnet.server.notify import Notifier
 from rpcnet.server.tls import ServerCredentials, TlsListenerConfig, parse_listen_address
 
 if TYPE_CHECKING:
@@ -35,9 +43,17 @@ def _octal(text: str) -> int:
     return int(text, 8)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rpcnetd", description="libvirt-compatible virtual network daemon")
+        prog="rpcnetd", description="libvirt-compatible virtual network daemon",
+        epilog="'rpcnetd import-libvirt [DIR]' takes over libvirt's networks "
+               "(see 'rpcnetd import-libvirt --help').")
+    parser.add_argument("--config", metavar="FILE", type=Path, default=None,
+                        help="read settings from FILE in libvirt's syntax (virtnetworkd.conf, "
+                             "libvirtd.conf); options given here win over it")
+    parser.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=0,
+                        help="exit after SECONDS with no client connected; 0 never "
+                             "(default %(default)s); as virtnetworkd's, for socket activation")
     parser.add_argument("--socket-dir", type=Path, default=DEFAULT_SOCKET_DIR,
                         help="directory of the sockets (default %(default)s)")
     parser.add_argument("--socket-name", default=SOCKET_NAME, type=_socket_name,
@@ -58,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="mode of the read-write socket (default 0600)")
     parser.add_argument("--socket-mode-ro", type=_octal, default=0o666, metavar="MODE",
                         help="mode of the read-only socket (default 0666)")
+    parser.add_argument("--socket-mode-admin", type=_octal, default=0o600, metavar="MODE",
+                        help="mode of the admin socket (default 0600)")
     parser.add_argument("--max-clients", type=int, default=5000)
     parser.add_argument("--max-message-size", type=int, default=MAX_MESSAGE, metavar="BYTES",
                         help="largest message (header and payload) accepted (default 32 MiB)")
@@ -84,8 +102,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="serve Prometheus metrics over HTTP on ADDR:PORT (e.g. "
                              "127.0.0.1:9177; IPv6 as [ADDR]:PORT); needs prometheus-client "
                              "(pip install 'rpcnet[metrics]') (default: off)")
-    parser.add_argument("-v", "--verbose", action="count", default=0)
-    return parser.parse_args(argv)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log debug messages (wins over the config's log_level)")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options, over the settings of ``--config FILE`` if given; exits
+    with status 1 naming the file (and line) if that file cannot be used."""
+    parser = _parser()
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", type=Path, default=None)
+    # Settings read from the file become the namespace's values before the
+    # command line is parsed, so every option given on it wins.
+    namespace = argparse.Namespace(conf_warnings=[])
+    path = config.parse_known_args(argv)[0].config
+    if path is not None:
+        try:
+            conf = load_daemon_conf(path)
+        except OSError as exc:
+            parser.exit(1, f"rpcnetd: cannot start: cannot read {path}: {exc.strerror}\n")
+        except ConfSyntaxError as exc:
+            parser.exit(1, f"rpcnetd: cannot start: configuration file syntax error: {exc}\n")
+        except ConfError as exc:
+            parser.exit(1, f"rpcnetd: cannot start: {exc}\n")
+        vars(namespace).update(conf.settings)
+        namespace.conf_warnings = conf.unused_warnings()
+    args = parser.parse_args(argv, namespace)
+    if args.tls_allowed_dn is None:
+        args.tls_allowed_dn = getattr(args, "conf_tls_allowed_dn", None)
+    return args
+
+
+def _seconds(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return int(text)
 
 
 def _metrics_address(text: str) -> tuple[str, int]:
@@ -107,13 +159,36 @@ def _listen_address(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def tls_credentials(args: argparse.Namespace) -> ServerCredentials:
+    """``--pki DIR``'s files, else the config's ca_file, crl_file, cert_file
+    and key_file, else libvirt's default paths."""
+    if args.pki is not None:
+        return ServerCredentials.from_dir(args.pki)
+    files = {"ca_cert": "tls_ca_file", "ca_crl": "tls_crl_file",
+             "cert": "tls_cert_file", "key": "tls_key_file"}
+    given = {field: getattr(args, dest) for field, dest in files.items() if hasattr(args, dest)}
+    return ServerCredentials(**given)
+
+
+def tls_settings(args: argparse.Namespace) -> TlsListenerConfig:
+    """What every TLS listener shares (its address left blank): for
+    ``--tls`` and for a TLS socket systemd passes in."""
+    return TlsListenerConfig(host="", credentials=tls_credentials(args),
+                             allowed_dns=args.tls_allowed_dn,
+                             handshake_timeout=args.tls_handshake_timeout)
+
+
 def tls_listeners(args: argparse.Namespace) -> list[TlsListenerConfig]:
     """One TlsListenerConfig per ``--tls`` option."""
-    creds = ServerCredentials.from_dir(args.pki)
-    return [TlsListenerConfig(host=host, port=port, credentials=creds,
-                              allowed_dns=args.tls_allowed_dn,
-                              handshake_timeout=args.tls_handshake_timeout)
-            for host, port in args.tls]
+    shared = tls_settings(args)
+    return [dataclasses.replace(shared, host=host, port=port) for host, port in args.tls]
+
+
+def network_state_dir(config: ServerConfig) -> Path | None:
+    """Where the network driver keeps its state (None: in memory only)."""
+    if config.state_dir is not None:
+        return config.state_dir / "network"
+    return DEFAULT_HOST_STATE_DIR / "network" if config.driver == "host" else None
 
 
 async def build_drivers(
@@ -124,25 +199,35 @@ async def build_drivers(
     memory). Each keeps its state under ``state_dir`` when one is configured."""
     from rpcnet.driver.service import open_memory
 
-    network_state = config.state_dir / "network" if config.state_dir else None
+    network_state = network_state_dir(config)
     test_state = config.state_dir / "test" if config.state_dir else None
     network: NetworkDriver
-    if config.driver == "host":
+    if network_state is not None and config.driver == "host":
         from rpcnet.driver.host.backend import open_host
 
-        network = await open_host(network_state or DEFAULT_HOST_STATE_DIR / "network", tools)
+        network = await open_host(network_state, tools)
     else:
         network = await open_memory("network", network_state)
     return {"network": network, "test": await open_memory("test", test_state)}
 
 
 async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = (),
-              tools: Tools | None = None, metrics: tuple[str, int] | None = None) -> None:
+              tools: Tools | None = None, *, activation: Activation | None = None,
+              activated_tls: TlsListenerConfig | None = None,
+              notifier: Notifier | None = None,
+              metrics: tuple[str, int] | None = None) -> None:
+    """Serve until told to stop: on the sockets of ``activation`` if given
+    (``activated_tls`` for a TLS one), else on sockets of its own; Prometheus
+    metrics on ``metrics`` (host, port) if given."""
+    state = network_state_dir(config)
+    if state is not None:
+        lock_directory(state)  # held until the process ends; raises StateInUse
     # bound first: a metrics address that cannot be served stops the start
     # before any network is touched
     endpoint = _start_metrics(*metrics) if metrics is not None else None
     try:
-        server = Server(config, await build_drivers(config, tools))
+        server = Server(config, await build_drivers(config, tools), activation=activation,
+                        tls=activated_tls, notifier=notifier)
         if endpoint is not None:
             endpoint.metrics.attach(server)
         try:
@@ -165,14 +250,19 @@ def _start_metrics(host: str, port: int) -> MetricsEndpoint:
     return endpoint
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s rpcnetd %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    config = ServerConfig(
+def log_settings(args: argparse.Namespace) -> logsetup.LogSettings:
+    """``-v``, else the config's log_level (default: info); its filters and outputs."""
+    level = 1 if args.verbose else getattr(args, "log_level", 2)
+    default = logsetup.LogSettings()
+    return logsetup.LogSettings(level=level,
+                                filters=getattr(args, "log_filters", default.filters),
+                                outputs=getattr(args, "log_outputs", None) or default.outputs)
+
+
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    """The daemon's settings from the options (and the config file's)."""
+    conf_only = {name: getattr(args, name) for name in _CONF_ONLY_SETTINGS if hasattr(args, name)}
+    return ServerConfig(
         socket_dir=args.socket_dir,
         socket_name=args.socket_name,
         state_dir=args.state_dir,
@@ -186,18 +276,59 @@ def main(argv: list[str] | None = None) -> int:
         max_client_requests=args.max_client_requests,
         keepalive_interval=args.keepalive_interval,
         keepalive_count=args.keepalive_count,
+        admin_socket_mode=args.socket_mode_admin,
+        idle_timeout=args.timeout,
+        **conf_only,
     )
+
+
+#: ServerConfig fields only a config file sets
+_CONF_ONLY_SETTINGS = ("max_queued_clients", "admin_max_clients", "admin_max_queued_clients",
+                   "admin_max_client_requests", "admin_keepalive_interval",
+                   "admin_keepalive_count")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import-libvirt"]:
+        from rpcnet.cli.import_libvirt import main as import_libvirt
+
+        return import_libvirt(argv[1:])
+    args = parse_args(argv)
+    try:
+        logsetup.apply(log_settings(args))
+    except OSError as exc:
+        print(f"rpcnetd: cannot start: cannot open a log output: {exc}", file=sys.stderr)
+        return 1
+    for warning in args.conf_warnings:
+        logging.getLogger("rpcnet.server").warning("%s", warning)
+    log = logging.getLogger("rpcnet.server")
+    config = server_config(args)
     tls = tls_listeners(args)
-    tools = Tools(dnsmasq=args.dnsmasq, nft=args.nft)
+    try:
+        activation = activation_from_environment()
+    except ActivationError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    if activation is not None and tls:
+        log.error("cannot start: --tls is not permitted with systemd activation sockets "
+                  "(pass a TLS socket named rpcnetd-tls.socket instead)")
+        return 1
+    if activation is not None:
+        log.info("socket activation: %s", ", ".join(
+            f"{name} (fd {fd})" for fd, name in activation.names.items()))
+    serving = run(config, tls, Tools(dnsmasq=args.dnsmasq, nft=args.nft), activation=activation,
+               activated_tls=tls_settings(args), notifier=Notifier.from_environment(),
+               metrics=args.metrics)
     try:
         try:
             import uvloop
         except ImportError:
-            asyncio.run(run(config, tls, tools, args.metrics))
+            asyncio.run(serving)
         else:
-            uvloop.run(run(config, tls, tools, args.metrics))
+            uvloop.run(serving)
     except (OSError, ssl.SSLError) as exc:
-        logging.getLogger("rpcnet.server").error("cannot start: %s", exc)
+        log.error("cannot start: %s", exc)
         return 1
     return 0
 

@@ -519,21 +519,27 @@ class NetworkService(NetworkDriver):
 
     # -- state: fresh, saved, loaded ---------------------------------------------
 
-    async def load(self) -> None:
+    async def load(self, *, adopt: bool = True) -> None:
         """Read the store (or seed a fresh state: libvirt's network
         ``default``), adopt what still runs and start the autostart networks
         that do not run. Corrupt saved files are logged and skipped. Call
-        once, before serving."""
+        once, before serving.
+
+        With ``adopt=False`` only what is saved is read: nothing is seeded,
+        reconciled or started (for a tool that edits a daemon's state while
+        the daemon is down, such as ``rpcnetd import-libvirt``)."""
         if self._loaded:
             return
         async with self._lock:
             snap = await self._store.load()
-            if snap is None:
-                await self._seed()
-            else:
+            if snap is not None:
                 self._life.restore(snap)
-                await self._life.reconcile()
-            await self._life.autostart(self._runnable)
+            if adopt:
+                if snap is None:
+                    await self._seed()
+                else:
+                    await self._life.reconcile()
+                await self._life.autostart(self._runnable)
             self._loaded = True
 
     async def _seed(self) -> None:

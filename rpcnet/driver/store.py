@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import fcntl
 import logging
 import os
 import tempfile
@@ -79,6 +81,32 @@ def _unlink(path: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+class StateInUse(OSError):
+    """Another process holds the state directory."""
+
+
+def lock_directory(directory: Path) -> int:
+    """Take ``directory`` (created if missing) for this process: one daemon
+    or tool at a time edits a state. Returns the descriptor that holds the
+    lock until it is closed or the process ends; raises StateInUse naming
+    the holder's pid, or OSError."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StateInUse(errno.EBUSY, f"state directory '{directory}' is in use by "
+                                      f"process {holder}") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 class Store(Protocol):

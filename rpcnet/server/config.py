@@ -20,7 +20,10 @@ class ServerConfig:
     driver: str = "memory"
     rw_socket_mode: int = 0o600
     ro_socket_mode: int = 0o666
+    admin_socket_mode: int = 0o600
     socket_group: str | None = None
+    #: listen backlog of the sockets rpcnetd creates itself (libvirt's max_queued_clients)
+    max_queued_clients: int = 1024
     #: concurrent calls per client before the daemon stops reading from it
     max_client_requests: int = 5
     max_clients: int = 5000
@@ -34,6 +37,14 @@ class ServerConfig:
     keepalive_count: int = 5
     #: bytes queued towards a client that does not read before it is dropped
     max_client_backlog: int = 64 * 1024 * 1024
+    #: seconds with no client before the daemon exits (``--timeout``); 0 never
+    idle_timeout: float = 0.0
+    # the admin program's own limits (libvirtd.conf's admin_*; libvirt's defaults)
+    admin_max_clients: int = 5000
+    admin_max_queued_clients: int = 20
+    admin_max_client_requests: int = 5
+    admin_keepalive_interval: float = 5.0
+    admin_keepalive_count: int = 5
 
     @property
     def rw_socket(self) -> Path:
@@ -42,6 +53,10 @@ class ServerConfig:
     @property
     def ro_socket(self) -> Path:
         return self.socket_dir / f"{self.socket_name}-sock-ro"
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.socket_dir / f"{self.socket_name}-admin-sock"
 
 
 def privileged() -> bool:

@@ -158,8 +158,16 @@ class TlsAcceptor:
         self.sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> None:
-        """Bind every address ``host`` resolves to and accept; raises OSError."""
+    async def start(self, sockets: list[socket.socket] | None = None) -> None:
+        """Accept on ``sockets`` (listening already, as systemd passes them)
+        or else bind every address ``host`` resolves to; raises OSError."""
+        if sockets is not None:
+            for sock in sockets:
+                sock.setblocking(False)
+                log.info("listening for TLS on %s", _describe(sock.getsockname()))
+                self.sockets.append(sock)
+                self._spawn(self._accept_loop(sock))
+            return
         loop = asyncio.get_running_loop()
         try:
             for info in await loop.getaddrinfo(self.config.host, self.config.port,
