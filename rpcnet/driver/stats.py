@@ -29,7 +29,10 @@ def network_stats(obj: NetObj, runtime: RuntimeStats | None) -> NetworkStats:
     netdef = obj.current
     read = runtime or _NOTHING_RUNS
     bridge = netdef.bridge.name if netdef.bridge is not None and netdef.bridge.name else None
-    return NetworkStats(
-        name=obj.name, active=obj.active, bridge=bridge,
-        link=read.link, leases=read.leases, pool_size=pool_size(netdef),
-        ports=len(obj.ports) if obj.active else 0, dnsmasq=read.dnsmasq)
+    pool = obj.pool
+    if pool is None or pool[0] is not netdef:
+        pool = obj.pool = (netdef, pool_size(netdef))
+    active = obj.live is not None
+    return NetworkStats(name=obj.name, active=active, bridge=bridge, link=read.link,
+                        leases=read.leases, pool_size=pool[1],
+                        ports=len(obj.ports) if active else 0, dnsmasq=read.dnsmasq)
