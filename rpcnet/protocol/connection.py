@@ -370,21 +370,29 @@ class ServerConnection(RpcConnection[Call]):
     # -- the calls the connection answers itself ----------------------------
 
     def _answer_handshake(self, header: Header, proc: Procedure, args: tuple[Any, ...]) -> None:
+        try:
+            result = self.handshake_result(proc, args)
+        except VirError as err:
+            self._answered_here(header, proc, args, None, err)
+        else:
+            self._answered_here(header, proc, args, result, None)
+
+    def handshake_result(self, proc: Procedure, args: tuple[Any, ...]) -> Any:
+        """The return struct of a call the connection answers itself
+        (``CallStyle.CONNECTION``); raises VirError to answer with an error.
+        Asking the keepalive feature starts keepalive."""
         program = self.program
         if proc.number == program.auth_list:
-            self._answered_here(header, proc, args, (self._auth_types,), None)
-        elif proc.number == program.supports_feature:
+            return (self._auth_types,)
+        if proc.number == program.supports_feature:
             (feature,) = args
             if feature == program.keepalive_feature:
                 self.start_keepalive(*self._keepalive_settings, self._now)
-                self._answered_here(header, proc, args, (1,), None)
-            elif not self.opened:
-                self._answered_here(header, proc, args, None, not_open_error())
-            else:
-                supported = 1 if feature in program.features else 0
-                self._answered_here(header, proc, args, (supported,), None)
-        else:
-            raise AssertionError(f"{proc.name} is not answered by the connection")
+                return (1,)
+            if not self.opened:
+                raise not_open_error()
+            return (1 if feature in program.features else 0,)
+        raise AssertionError(f"{proc.name} is not answered by the connection")
 
     # -- answers ----------------------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError, internal_error, rpc_error
 from rpcnet.protocol import remote
@@ -64,11 +64,14 @@ class Session(RpcProtocol):
     """The server side of one client connection of the REMOTE program (and
     of rpcnet's own program beside it, whose calls go to the driver too)."""
 
+    #: the sans-IO connection a session drives (the test kit's adds faults)
+    connection_type: ClassVar[type[ServerConnection]] = ServerConnection
+
     def __init__(self, server: SessionServer, *, readonly_socket: bool, secure: bool = True,
                  transport_name: str = "unix") -> None:
         config = server.config
         super().__init__(
-            ServerConnection(remote.REMOTE, readonly=readonly_socket,
+            self.connection_type(remote.REMOTE, readonly=readonly_socket,
                              max_message=config.max_message,
                              keepalive_interval=config.keepalive_interval,
                              keepalive_count=config.keepalive_count, companions=(RPCNET,)),

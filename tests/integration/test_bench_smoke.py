@@ -50,3 +50,14 @@ def test_percall_harness_answers_every_call() -> None:
               for metrics in ("", " +metrics")]
     assert names == [*daemon, "metrics: one call observed", "metrics: one error observed",
                      "client: lookup-by-name"], result.stdout
+
+
+def test_ready_bench_times_both_kinds_of_daemon() -> None:
+    """``python -m bench.ready`` starts, checks and closes both kinds of daemon."""
+    result = subprocess.run([sys.executable, "-m", "bench.ready", "--runs", "3",
+                             "--process-runs", "1"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = [line[:28].strip() for line in result.stdout.splitlines()]
+    assert names == ["in-process ready", "in-process close", "process ready", "process close",
+                     "first in a fresh process"], result.stdout

@@ -1,6 +1,6 @@
 """The rpcnet.testing pytest plugin, used as a project would: a separate
-pytest run that gets it through its entry point, and the README's example
-with the libvirt Python bindings run verbatim."""
+pytest run that gets it through its entry point, its options, and the
+README's examples with the libvirt Python bindings run verbatim."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+import rpcnet.testing
 from rpcnet.client.blocking import connect
 from rpcnet.testing import RpcnetdServer
+from rpcnet.testkit import InProcessDaemon
 from tests.peers.virsh import run_python
 
 pytest_plugins = ("pytester",)
@@ -57,34 +59,100 @@ def test_restart(rpcnetd_server):
 
 
 def test_plugin_fixtures_in_a_project(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_project=PROJECT_TESTS)
+    pytester.makepyfile(test_project=PROJECT_TESTS + IN_PROCESS_CHECK)
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
 
 
-def readme_example() -> str:
+IN_PROCESS_CHECK = '''
+
+def test_where_the_daemon_runs(rpcnetd_server, request):
+    import os
+    in_process = type(rpcnetd_server).__name__ == "InProcessDaemon"
+    config = request.config
+    if config.getoption("rpcnetd_process") or config.getini("rpcnetd_process"):
+        assert not in_process and rpcnetd_server.proc.pid != os.getpid()
+    else:
+        assert in_process
+'''
+
+FAULTS_NEED_IN_PROCESS = '''
+def test_faults(rpcnetd_faults):
+    pass
+'''
+
+
+def test_plugin_fixtures_with_child_processes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_project=PROJECT_TESTS + IN_PROCESS_CHECK,
+                        test_faults=FAULTS_NEED_IN_PROCESS)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "--rpcnetd-process")
+    result.assert_outcomes(passed=6, errors=1)
+    result.stdout.fnmatch_lines(["*rpcnetd_faults needs the in-process daemon; drop "
+                                 "--rpcnetd-process*"])
+    pytester.makeini("[pytest]\nrpcnetd_process = true\n")
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "test_project.py")
+    result.assert_outcomes(passed=6)
+
+
+def test_pcap_option_writes_one_file_per_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_pcap='''
+from rpcnet.client.blocking import connect
+
+
+def test_one(rpcnetd_uri):
+    with connect(rpcnetd_uri) as conn:
+        conn.connect_get_type()
+''')
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider",
+                                          "--rpcnetd-pcap", "pcaps")
+    result.assert_outcomes(passed=1)
+    (pcap,) = (pytester.path / "pcaps").iterdir()
+    assert pcap.name == "test_pcap.py__test_one.pcap"
+    assert pcap.read_bytes()[:4] == bytes.fromhex("d4c3b2a1")  # libpcap, little-endian
+
+
+def readme_example(section: str, name: str) -> str:
     text = README.read_text()
-    section = text.split("## Testing your libvirt client against rpcnetd", 1)[1]
-    match = re.search(r"```python\n(# test_netclient.py\n.*?)```", section, re.S)
-    assert match, "README lost its test example"
+    part = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(rf"```python\n(# {name}\n.*?)```", part, re.S)
+    assert match, f"README lost its example {name}"
     return match.group(1)
 
 
-def test_readme_example_with_libvirt_bindings(pytester: pytest.Pytester,
-                                              system_python: str) -> None:
+@pytest.mark.parametrize(("section", "name", "tests"), [
+    ("Testing your libvirt client against rpcnetd", "test_netclient.py", 2),
+    ("Testing your client's error handling", "test_error_handling.py", 6),
+])
+def test_readme_examples_with_libvirt_bindings(pytester: pytest.Pytester, system_python: str,
+                                               section: str, name: str, tests: int) -> None:
     # The venv stands in for one made with --system-site-packages: it sees
     # Debian's libvirt bindings after its own packages.
     where = run_python("import libvirt, os; print(os.path.dirname(libvirt.__file__))")
     pytester.makeconftest(f"import sys\nsys.path.append({where.stdout.strip()!r})\n")
-    pytester.makepyfile(test_netclient=readme_example())
+    pytester.makepyfile(**{name.removesuffix(".py"): readme_example(section, name)})
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=tests)
 
 
-def test_server_outside_pytest() -> None:
-    with RpcnetdServer() as server:
+def test_readme_and_docstring_list_every_fixture_and_option() -> None:
+    source = Path(rpcnet.testing.__file__).read_text()
+    fixtures = re.findall(r"@pytest\.fixture(?:\(.*?\))?\ndef (\w+)", source)
+    options = re.findall(r'addoption\("(--[\w-]+)"', source)
+    inis = re.findall(r'addini\("(\w+)"', source)
+    assert len(fixtures) == 9 and options == ["--rpcnetd-process", "--rpcnetd-pcap"]
+    readme = README.read_text()
+    doc = rpcnet.testing.__doc__ or ""
+    for name in fixtures + options + inis:
+        assert f"`{name}" in readme, f"README does not list {name}"
+        assert f"``{name}" in doc, f"the plugin's docstring does not list {name}"
+
+
+@pytest.mark.parametrize("kind", [RpcnetdServer, InProcessDaemon])
+def test_servers_outside_pytest(kind: type[RpcnetdServer | InProcessDaemon]) -> None:
+    with kind() as server:
         assert server.socket.exists() and server.socket_ro.exists()
         with connect(server.uri("test")) as conn:
             assert conn.connect_get_type() == "TEST"
-        assert server.stop() == 0
+        server.stop()
+        assert not server.socket.exists()
     assert not server.dir.exists()
