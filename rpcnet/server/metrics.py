@@ -219,7 +219,7 @@ def _network_families(networks: list[NetworkStats]) -> Iterator[Metric]:
     ports = gauge("rpcnet_network_ports", "Ports in use (virNetworkPort objects)")
     dnsmasq_up = gauge("rpcnet_network_dnsmasq_up", "1 if the network's dnsmasq runs")
     restarts = CounterMetricFamily("rpcnet_network_dnsmasq_restarts",
-                                   "Times the daemon restarted the network's dnsmasq",
+                                   "Times the network's dnsmasq died and the daemon restarted it",
                                    labels=["network"])
     link: dict[str, CounterMetricFamily] = {
         field: CounterMetricFamily(name, documentation, labels=["network"])
