@@ -45,6 +45,8 @@ class ErrorCode(IntEnum):
     ACCESS_DENIED = 88
     XML_INVALID_SCHEMA = 92
     AUTH_UNAVAILABLE = 94
+    NO_SERVER = 95
+    NO_CLIENT = 96
     INVALID_NETWORK_PORT = 105
     NETWORK_PORT_EXIST = 106
     NO_NETWORK_PORT = 107
@@ -64,6 +66,7 @@ class ErrorDomain(IntEnum):
     DOMAIN = 20
     ACCESS = 55
     POLKIT = 60
+    ADMIN = 62
 
 
 class ErrorLevel(IntEnum):
@@ -104,6 +107,8 @@ _TEMPLATES: dict[int, str] = {
     ErrorCode.ACCESS_DENIED: "access denied: %s",
     ErrorCode.XML_INVALID_SCHEMA: "XML document failed to validate against schema: %s",
     ErrorCode.AUTH_UNAVAILABLE: "authentication unavailable: %s",
+    ErrorCode.NO_SERVER: "Server not found: %s",
+    ErrorCode.NO_CLIENT: "Client not found: %s",
     ErrorCode.INVALID_NETWORK_PORT: "Invalid network port pointer: %s",
     ErrorCode.NETWORK_PORT_EXIST: "network port %s exists already",
     ErrorCode.NO_NETWORK_PORT: "network port not found: %s",
@@ -209,6 +214,19 @@ def remote_error(code: ErrorCode, detail: str) -> VirError:
 def rpc_error(detail: str, code: ErrorCode = ErrorCode.RPC) -> VirError:
     """VIR_FROM_RPC: a protocol error (code 39 unless given)."""
     return VirError.make(code, ErrorDomain.RPC, detail)
+
+
+def admin_error(code: ErrorCode, detail: str) -> VirError:
+    """VIR_FROM_ADMIN: the admin program's handlers."""
+    return VirError.make(code, ErrorDomain.ADMIN, detail)
+
+
+def system_error(domain: int, errno: int, detail: str) -> VirError:
+    """libvirt's ``virReportSystemError``: the detail ends in the OS's reason
+    and ``int1`` carries the errno."""
+    error = VirError.make(ErrorCode.SYSTEM_ERROR, domain, detail)
+    error.int1 = errno
+    return error
 
 
 def internal_error(domain: int, detail: str) -> VirError:

@@ -21,6 +21,7 @@ from rpcnet.protocol.message import MAX_MESSAGE
 from rpcnet.server import logsetup
 from rpcnet.server.activation import Activation, ActivationError
 from rpcnet.server.activation import from_environment as activation_from_environment
+from rpcnet.server.admin_session import serve_admin
 from rpcnet.server.config import SOCKET_NAME, ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
 from rpcnet.server.notify import Notifier
@@ -228,6 +229,7 @@ async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = (),
     try:
         server = Server(config, await build_drivers(config, tools), activation=activation,
                         tls=activated_tls, notifier=notifier)
+        serve_admin(server)
         if endpoint is not None:
             endpoint.metrics.attach(server)
         try:

@@ -11,7 +11,7 @@ unchanged against a remote host. :class:`Networks`, :class:`Network` and
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from rpcnet.client.connection import ConnectionClosed
@@ -42,7 +42,8 @@ class _Connect:
 
 def connect(uri: str, *, readonly: bool = False, keepalive_interval: float | None = None,
             keepalive_count: int | None = None,
-            reconnect: ReconnectPolicy | bool | None = None) -> _Connect:
+            reconnect: ReconnectPolicy | bool | None = None,
+            identity: Mapping[str, str | int] | None = None) -> _Connect:
     """Open a connection to ``uri`` (libvirt URI syntax).
 
     Raises :class:`rpcnet.errors.VirError` if the server cannot be reached or
@@ -51,10 +52,14 @@ def connect(uri: str, *, readonly: bool = False, keepalive_interval: float | Non
     server silent for ``interval * (count + 1)`` seconds is declared dead: the
     connection closes and pending calls fail with :class:`ConnectionClosed`.
     ``reconnect=True`` (or a :class:`ReconnectPolicy`) redials with backoff
-    after a drop and registers event callbacks again.
+    after a drop and registers event callbacks again. ``identity`` (keys of
+    ``virConnectSetIdentity``: ``user-name``, ``unix-user-id``,
+    ``process-id``, ...) speaks for someone else, as libvirt's QEMU driver
+    does for a guest's owner.
     """
     return _Connect(uri, {"readonly": readonly, "keepalive_interval": keepalive_interval,
-                          "keepalive_count": keepalive_count, "reconnect": reconnect})
+                          "keepalive_count": keepalive_count, "reconnect": reconnect,
+                          "identity": identity})
 
 
 __all__ = [

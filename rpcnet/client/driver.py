@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol import remote, rpcnet_program
 from rpcnet.protocol.program import CallStyle, Procedure, Program
 from rpcnet.protocol.remote import Feature, Proc
-from rpcnet.protocol.values import NetworkRef
+from rpcnet.protocol.values import NetworkRef, TypedParam
 
 log = logging.getLogger("rpcnet.client")
 
@@ -97,6 +97,7 @@ class RemoteDriver(NetworkDriver):
         self._final: ConnectionClosed | None = None
         self._streams: set[asyncio.Queue[LifecycleEventRecord | ConnectionClosed]] = set()
         self._reconnect_listeners: list[Callable[[], None]] = []
+        self._identity: list[TypedParam] | None = None
         self._connected = asyncio.Event()
         self._bind(connection)
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
@@ -107,12 +108,14 @@ class RemoteDriver(NetworkDriver):
     async def open(cls, uri: str, *, readonly: bool = False,
                    keepalive_interval: float | None = None,
                    keepalive_count: int | None = None,
-                   reconnect: ReconnectPolicy | bool | None = None) -> RemoteDriver:
+                   reconnect: ReconnectPolicy | bool | None = None,
+                   identity: Mapping[str, str | int] | None = None) -> RemoteDriver:
         """Dial ``uri`` and do the handshake; raises :class:`VirError` on failure.
 
         ``reconnect=True`` (or a :class:`ReconnectPolicy`) reconnects by
         itself after the connection drops and registers every event callback
-        again.
+        again. ``identity``: speak for someone else from the start
+        (:meth:`set_identity`).
         """
         parsed = RemoteUri.parse(uri)
         interval = keepalive_interval if keepalive_interval is not None else \
@@ -121,8 +124,26 @@ class RemoteDriver(NetworkDriver):
             int(parsed.float_param("keepalive_count", 5))
         policy = ReconnectPolicy() if reconnect is True else reconnect or None
         conn = await _dial(parsed, readonly, interval, count)
-        return cls(parsed, conn, readonly=readonly, keepalive_interval=interval,
-                   keepalive_count=count, reconnect=policy)
+        driver = cls(parsed, conn, readonly=readonly, keepalive_interval=interval,
+                     keepalive_count=count, reconnect=policy)
+        if identity is not None:
+            try:
+                await driver.set_identity(identity)
+            except BaseException:
+                await driver.close()
+                raise
+        return driver
+
+    async def set_identity(self, identity: Mapping[str, str | int]) -> None:
+        """Act for someone else (``virConnectSetIdentity``), as libvirt's QEMU
+        driver forwards a guest owner's identity: keys such as ``user-name``,
+        ``unix-user-id``, ``process-id`` (:data:`remote.IDENTITY_PARAMS`).
+        It replaces the identity the server took from the connection, also
+        after a reconnect. Raises ValueError for an unknown key and
+        :class:`VirError` if the server refuses it."""
+        params = identity_parameters(identity)
+        await self._conn.call(Proc.CONNECT_SET_IDENTITY, (params, 0))
+        self._identity = params
 
     def _bind(self, connection: Connection) -> None:
         self._conn = connection
@@ -160,6 +181,8 @@ class RemoteDriver(NetworkDriver):
         async with self._events_lock:
             groups = list(self._groups.values())
             try:
+                if self._identity is not None:
+                    await conn.call(Proc.CONNECT_SET_IDENTITY, (self._identity, 0))
                 server_ids = [
                     (await conn.call(Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY,
                                      (group.event_id, group.net)))[0]
@@ -307,6 +330,18 @@ class RemoteDriver(NetworkDriver):
             command, section = section, command
         await self._conn.call(Proc.NETWORK_UPDATE,
                               (net, command, section, parent_index, xml, flags))
+
+
+def identity_parameters(identity: Mapping[str, str | int]) -> list[TypedParam]:
+    """``identity`` as CONNECT_SET_IDENTITY's typed parameters; ValueError
+    for a key libvirt does not know."""
+    params = []
+    for key, value in identity.items():
+        kind = remote.IDENTITY_PARAMS.get(key)
+        if kind is None:
+            raise ValueError(f"unknown identity parameter '{key}'")
+        params.append(TypedParam(key, kind, value))
+    return params
 
 
 async def _dial(uri: RemoteUri, readonly: bool, interval: float, count: int) -> Connection:

@@ -78,7 +78,7 @@ from rpcnet.protocol.message import (
     frame_header,
     reply_frame,
 )
-from rpcnet.protocol.program import CallStyle, Procedure, Program, not_open_error
+from rpcnet.protocol.program import CallStyle, Procedure, Program
 from rpcnet.protocol.wiretypes import decode_error, encode_error
 from rpcnet.protocol.xdr import XdrError
 
@@ -343,7 +343,7 @@ class ServerConnection(RpcConnection[Call]):
                                 rpc_error("Unable to decode message payload"))
             return None
         if not self.opened and proc.number not in program.pre_open:
-            self._answered_here(header, proc, args, None, not_open_error())
+            self._answered_here(header, proc, args, None, program.not_open(proc.name))
         elif self.readonly and not proc.readonly:
             self._answered_here(header, proc, args, None, program.denied_error(proc))
         elif proc.style is _ANSWERED_HERE:
@@ -390,7 +390,7 @@ class ServerConnection(RpcConnection[Call]):
                 self.start_keepalive(*self._keepalive_settings, self._now)
                 return (1,)
             if not self.opened:
-                raise not_open_error()
+                raise program.not_open(proc.name)
             return (1 if feature in program.features else 0,)
         raise AssertionError(f"{proc.name} is not answered by the connection")
 

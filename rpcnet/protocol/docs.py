@@ -1,11 +1,12 @@
-"""Render the table of supported procedures (docs/procedures.md) from PROCEDURES.
+"""Render the tables of supported procedures (docs/procedures.md) from the
+tables of the REMOTE and ADMIN programs and of rpcnet's own.
 
     python -m rpcnet.protocol.docs > docs/procedures.md
 """
 
 from __future__ import annotations
 
-from rpcnet.protocol import remote, rpcnet_program
+from rpcnet.protocol import admin, remote, rpcnet_program
 from rpcnet.protocol.program import CallStyle
 
 _HANDLER = {
@@ -19,8 +20,9 @@ def render() -> str:
     lines = [
         "# Supported procedures",
         "",
-        "Generated from `rpcnet/protocol/remote.py` by `python -m rpcnet.protocol.docs`;",
-        "a unit test keeps it in step with the table.",
+        "Generated from `rpcnet/protocol/remote.py`, `rpcnet/protocol/admin.py` and",
+        "`rpcnet/protocol/rpcnet_program.py` by",
+        "`python -m rpcnet.protocol.docs`; a unit test keeps it in step with the tables.",
         "",
         "REMOTE program 0x20008086 version 1, plus KEEPALIVE 0x6b656570 (PING 1, PONG 2).",
         "Every other procedure of libvirt 9.0 is answered with libvirt's",
@@ -35,6 +37,20 @@ def render() -> str:
         if proc.style is CallStyle.EVENT:
             readonly = "n/a"
         lines.append(f"| {proc.number} | {proc.name} | `{proc.api}` | {readonly} | {handler} |")
+    lines += [
+        "",
+        "## The admin program",
+        "",
+        "ADMIN program 0x06900690 version 1 on the admin socket (`NAME-admin-sock`),",
+        "plus KEEPALIVE; every procedure of libvirt 9.0's admin protocol, answered by",
+        "the admin session (`rpcnet/server/admin_session.py`). Nothing needs an open",
+        "first and there is no read-only mode, as in libvirtd.",
+        "",
+        "| # | procedure | public API |",
+        "|---|---|---|",
+    ]
+    for proc in sorted(admin.PROCEDURES, key=lambda p: p.number):
+        lines.append(f"| {proc.number} | {proc.name} | `{proc.api}` |")
     lines += [
         "",
         "## rpcnet's own program",

@@ -68,6 +68,11 @@ def _no_readonly_open(_args: tuple[Any, ...]) -> bool:
     return False
 
 
+def not_open_error(_name: str = "") -> VirError:
+    """The answer to a call before the connection is open."""
+    return internal_error(ErrorDomain.RPC, "connection not open")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Program:
     """A program as a connection serves or calls it."""
@@ -101,6 +106,8 @@ class Program:
     api_name: Callable[[str], str]
     #: the error domain of the public API function behind a procedure name
     api_error_domain: Callable[[str], int]
+    #: the answer to a call of this procedure name before the connection is open
+    not_open: Callable[[str], VirError] = not_open_error
 
     def unknown_call_error(self, number: int, opened: bool) -> VirError:
         """The answer to a call of a procedure outside :attr:`procedures`.
@@ -113,7 +120,7 @@ class Program:
         if name is None or ("EVENT" in name and "REGISTER" not in name):
             return rpc_error(f"unknown procedure: {number}")
         if not opened:
-            return not_open_error()
+            return self.not_open(name)
         return VirError.make(ErrorCode.NO_SUPPORT, self.api_error_domain(name),
                              self.api_name(name))
 
@@ -121,7 +128,3 @@ class Program:
         """The answer to a write call on a read-only connection."""
         return VirError.make(ErrorCode.OPERATION_DENIED, self.api_error_domain(procedure.name),
                              f"read only access prevents {procedure.api}")
-
-
-def not_open_error() -> VirError:
-    return internal_error(ErrorDomain.RPC, "connection not open")

@@ -18,28 +18,25 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from xdrlib3 import Packer, Unpacker
-
+from rpcnet.errors import ErrorDomain, VirError, internal_error
 from rpcnet.protocol.program import DRIVER_STYLES, Program
 from rpcnet.protocol.program import CallStyle as CallStyle
 from rpcnet.protocol.program import Procedure as Procedure
-from rpcnet.protocol.values import DhcpLease, ParamType, PortRef, TypedParam
+from rpcnet.protocol.values import DhcpLease, ParamType, PortRef
 from rpcnet.protocol.wiretypes import NET as NET
 from rpcnet.protocol.wiretypes import NONNULL_STRING, ONET, OSTRING, UUID
+from rpcnet.protocol.wiretypes import TYPED_PARAM as TYPED_PARAM
 from rpcnet.protocol.wiretypes import decode_error as decode_error
 from rpcnet.protocol.wiretypes import encode_error as encode_error
 from rpcnet.protocol.xdr import (
     BOOL,
-    DOUBLE,
     HYPER,
     INT,
     UHYPER,
     UINT,
     VOID,
-    XdrError,
     XdrType,
     array,
-    string,
     struct_type,
 )
 
@@ -51,6 +48,18 @@ NETWORK_PORT_LIST_MAX = 16384
 DHCP_LEASES_MAX = 65536
 PORT_PARAMETERS_MAX = 16
 AUTH_TYPE_LIST_MAX = 20
+IDENTITY_PARAMS_MAX = 20
+
+#: the parameters CONNECT_SET_IDENTITY takes (libvirt 9.0's
+#: ``virIdentitySetParameters``, its internal system token included) and the
+#: type of each
+IDENTITY_PARAMS: dict[str, int] = {
+    "user-name": ParamType.STRING, "unix-user-id": ParamType.ULLONG,
+    "group-name": ParamType.STRING, "unix-group-id": ParamType.ULLONG,
+    "process-id": ParamType.LLONG, "process-time": ParamType.ULLONG,
+    "sasl-user-name": ParamType.STRING, "x509-distinguished-name": ParamType.STRING,
+    "selinux-context": ParamType.STRING, "system.token": ParamType.STRING,
+}
 
 # -- building blocks (the shared ones are in wiretypes) ----------------------
 
@@ -72,40 +81,6 @@ LEASE = struct_type(
     DhcpLease,
 )
 
-_PARAM_VALUE: dict[int, XdrType] = {
-    ParamType.INT: INT,
-    ParamType.UINT: UINT,
-    ParamType.LLONG: HYPER,
-    ParamType.ULLONG: UHYPER,
-    ParamType.DOUBLE: DOUBLE,
-    ParamType.BOOLEAN: INT,
-    ParamType.STRING: NONNULL_STRING,
-}
-_PARAM_PACK = {k: t.pack for k, t in _PARAM_VALUE.items()}
-_PARAM_UNPACK = {k: t.unpack for k, t in _PARAM_VALUE.items()}
-_FIELD = string(80)  # VIR_TYPED_PARAM_FIELD_LENGTH
-
-
-def _pack_typed_param(p: Packer, v: TypedParam) -> None:
-    pack_value = _PARAM_PACK.get(v.type)
-    if pack_value is None:
-        raise XdrError(f"unknown typed parameter type {v.type}")
-    _FIELD.pack(p, v.field)
-    p.pack_int(v.type)
-    pack_value(p, int(v.value) if v.type == ParamType.BOOLEAN else v.value)
-
-
-def _unpack_typed_param(u: Unpacker) -> TypedParam:
-    field = _FIELD.unpack(u)
-    kind = u.unpack_int()
-    unpack_value = _PARAM_UNPACK.get(kind)
-    if unpack_value is None:
-        raise XdrError(f"unknown typed parameter type {kind}")
-    value = unpack_value(u)
-    return TypedParam(field, kind, bool(value) if kind == ParamType.BOOLEAN else value)
-
-
-TYPED_PARAM = XdrType("remote_typed_param", _pack_typed_param, _unpack_typed_param, 12)
 
 def _args(name: str, *fields: tuple[str, XdrType]) -> XdrType:
     """An argument or return struct; values are tuples in field order."""
@@ -168,6 +143,23 @@ def api_error_domain(procedure_name: str) -> int:
     return 20
 
 
+# libvirtd reaches the driver of a call through the connection of its kind:
+# the secondary drivers' calls (these words in the name, libvirt's
+# gendispatch.pl rule) through one opened on demand, which says "connection
+# not open" before CONNECT_OPEN; the rest through the "hypervisor" connection.
+# (The SASL calls, AUTH_*, libvirtd answers "authentication failed" when it
+# has no SASL; rpcnetd has none and keeps "connection not open" for them.)
+_SECONDARY_DRIVER_WORDS = ("NETWORK", "INTERFACE", "NODE_DEVICE", "NWFILTER", "SECRET",
+                           "STORAGE", "AUTH_")
+
+
+def not_open_error(procedure_name: str) -> VirError:
+    """libvirtd's answer to ``procedure_name`` called before CONNECT_OPEN."""
+    if any(word in procedure_name for word in _SECONDARY_DRIVER_WORDS):
+        return internal_error(ErrorDomain.RPC, "connection not open")
+    return internal_error(ErrorDomain.RPC, "hypervisor connection not open")
+
+
 # -- the procedure table ----------------------------------------------------
 
 
@@ -213,6 +205,9 @@ PROCEDURES: tuple[Procedure, ...] = (
     _proc(149, "CONNECT_IS_SECURE", ret=_args("is_secure_ret", ("secure", INT)), style=S),
     _proc(157, "CONNECT_GET_LIB_VERSION", ret=_args("get_lib_version_ret", ("lib_ver", UHYPER)),
           style=S),
+    _proc(419, "CONNECT_SET_IDENTITY",
+          _args("set_identity_args", ("params", array(TYPED_PARAM, IDENTITY_PARAMS_MAX)),
+                ("flags", UINT)), style=S),
     _proc(360, "CONNECT_REGISTER_CLOSE_CALLBACK", style=S),
     _proc(361, "CONNECT_UNREGISTER_CLOSE_CALLBACK", style=S),
     # networks: listing
@@ -331,11 +326,14 @@ class Proc:
     CONNECT_REGISTER_CLOSE_CALLBACK = 360
     CONNECT_UNREGISTER_CLOSE_CALLBACK = 361
     CONNECT_EVENT_CONNECTION_CLOSED = 362
+    CONNECT_SET_IDENTITY = 419
 
 
 class Feature:
     """``virDrvFeature`` values asked over CONNECT_SUPPORTS_FEATURE."""
 
+    FD_PASSING = 8
+    TYPED_PARAM_STRING = 9
     PROGRAM_KEEPALIVE = 10
     REMOTE_EVENT_CALLBACK = 14
     REMOTE_CLOSE_CALLBACK = 15
@@ -358,15 +356,21 @@ REMOTE = Program(
     names=ALL_NAMES,
     open=Proc.CONNECT_OPEN,
     close=Proc.CONNECT_CLOSE,
-    # the authentication calls (the SASL and polkit ones are answered "not open")
+    # the authentication calls (the SASL and polkit ones are answered "not
+    # open"), and a close, which libvirtd answers before an open too
     pre_open=frozenset({Proc.AUTH_LIST, Proc.CONNECT_SUPPORTS_FEATURE, Proc.CONNECT_OPEN,
-                        67, 68, 69, 70}),
+                        Proc.CONNECT_CLOSE, 67, 68, 69, 70}),
     opens_readonly=_opens_readonly,
     auth_list=Proc.AUTH_LIST,
     supports_feature=Proc.CONNECT_SUPPORTS_FEATURE,
-    features=frozenset({Feature.REMOTE_EVENT_CALLBACK, Feature.REMOTE_CLOSE_CALLBACK,
+    # what libvirtd 9.0 answers 1 to for network:///system and test:///default
+    # (the QEMU driver asks 8 and 9): libvirtd itself supports passing
+    # descriptors, both drivers typed-parameter strings
+    features=frozenset({Feature.FD_PASSING, Feature.TYPED_PARAM_STRING,
+                        Feature.REMOTE_EVENT_CALLBACK, Feature.REMOTE_CLOSE_CALLBACK,
                         Feature.NETWORK_UPDATE_HAS_CORRECT_ORDER}),
     keepalive_feature=Feature.PROGRAM_KEEPALIVE,
     api_name=public_api_name,
     api_error_domain=api_error_domain,
+    not_open=not_open_error,
 )

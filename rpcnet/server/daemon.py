@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import grp
+import itertools
 import logging
 import os
 import signal
@@ -31,6 +31,7 @@ from rpcnet.server.activation import Activation, Role
 from rpcnet.server.config import ServerConfig, privileged
 from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.idle import IdleTimer
+from rpcnet.server.limits import ClientLimits
 from rpcnet.server.notify import Notifier
 from rpcnet.server.observers import ObserverFactory
 from rpcnet.server.session import Session
@@ -54,6 +55,9 @@ class Server:
         self.drivers = dict(drivers)
         self.privileged = privileged()
         self.sessions: set[Session] = set()
+        #: the clients' limits, changed live by the admin program
+        self.limits = ClientLimits(config.max_clients, config.max_anonymous_clients)
+        self._client_ids = itertools.count(1)
         #: each new session asks these for observers of its calls (observers.py)
         self.call_observers: list[ObserverFactory] = []
         self.counters = DaemonCounters()
@@ -87,9 +91,11 @@ class Server:
         as soon as its transport is up: only TLS handshakes still in progress
         count against ``max_anonymous_clients`` (see ``listen_tls``).
         """
-        if len(self.sessions) >= self.config.max_clients:
+        refusal = self.limits.refusal(len(self.sessions))
+        if refusal is not None:
             self.counters.refuse("max_clients")
-            return f"Too many active clients ({self.config.max_clients}), dropping connection"
+            return refusal
+        session.client_id = next(self._client_ids)
         self.sessions.add(session)
         self._idle.update(busy=True)
         return None
@@ -198,12 +204,16 @@ class Server:
         Raises ssl.SSLError if the credentials cannot be loaded and OSError
         if the address cannot be bound.
         """
-        tls = dataclasses.replace(tls, max_handshaking=self.config.max_anonymous_clients)
         acceptor = TlsAcceptor(tls, lambda: Session(self, readonly_socket=False, secure=True,
-                                                    transport_name="tls"),
+                                                    transport_name="tls"), self.limits,
                                counters=self.counters)
         await acceptor.start(sockets)
         self._tls_acceptors.append(acceptor)
+
+    @property
+    def tls_acceptors(self) -> list[TlsAcceptor]:
+        """The TLS listeners (their certificates, their handshakes in progress)."""
+        return self._tls_acceptors
 
     async def reload(self) -> None:
         """Have every driver re-assert what runs (SIGHUP)."""

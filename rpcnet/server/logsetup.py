@@ -24,6 +24,7 @@ import fnmatch
 import logging
 import logging.handlers
 import os
+import re
 import socket
 import struct
 import sys
@@ -35,6 +36,7 @@ __all__ = [
     "LogOutput",
     "LogSettings",
     "apply",
+    "current",
     "parse_filters",
     "parse_outputs",
 ]
@@ -87,15 +89,33 @@ class LogSettings:
         default_factory=lambda: (LogOutput(1, Destination.STDERR),))
 
 
+#: what libvirt's virStrToLong_uip takes: blanks, an optional plus, digits
+_NUMBER = re.compile(r"[ \t\n\v\f\r]*\+?[0-9]+")
+
+
 def _priority(text: str, what: str) -> int:
-    if not text.isdigit() or int(text) not in LEVELS:
+    if not _NUMBER.fullmatch(text) or int(text) not in LEVELS:
         raise ValueError(what)
     return int(text)
 
 
 def parse_outputs(text: str) -> tuple[LogOutput, ...]:
-    """``log_outputs`` as libvirt reads it; raises ValueError with libvirt's reason."""
-    return tuple(_parse_output(item) for item in text.split())
+    """``log_outputs`` as libvirt reads it; raises ValueError with libvirt's reason.
+
+    As in libvirt, a later output to the same place (the same file; stderr,
+    syslog or journald at all) replaces an earlier one and goes last."""
+    outputs: list[LogOutput] = []
+    for item in text.split():
+        output = _parse_output(item)
+        outputs = [o for o in outputs if not _same_place(o, output)]
+        outputs.append(output)
+    return tuple(outputs)
+
+
+def _same_place(one: LogOutput, other: LogOutput) -> bool:
+    if one.destination is not other.destination:
+        return False
+    return one.destination is not Destination.FILE or one.target == other.target
 
 
 def _parse_output(src: str) -> LogOutput:
@@ -206,9 +226,18 @@ def _handler(output: LogOutput) -> logging.Handler:
     return handler
 
 
+_current = LogSettings()
+
+
+def current() -> LogSettings:
+    """The settings :func:`apply` installed last (the defaults before)."""
+    return _current
+
+
 def apply(settings: LogSettings) -> None:
     """Make ``settings`` the daemon's logging; raises OSError if a file
     output cannot be opened (the old settings then stay)."""
+    global _current
     handlers = []
     try:
         for output in settings.outputs:
@@ -228,3 +257,4 @@ def apply(settings: LogSettings) -> None:
         logger.addHandler(handler)
     lowest = min([settings.level, *(f.priority for f in settings.filters)])
     logger.setLevel(LEVELS[lowest])
+    _current = settings

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import struct
 import time
 import types
 from collections.abc import Awaitable, Coroutine, Generator
@@ -29,6 +27,7 @@ from typing import Any, cast
 
 from rpcnet.errors import ErrorDomain, VirError, internal_error
 from rpcnet.protocol.connection import CLOSED_BY_CLIENT, Call, ServerConnection
+from rpcnet.server.identity import Identity, Peer, peer_of
 
 log = logging.getLogger("rpcnet.server")
 
@@ -38,7 +37,15 @@ class RpcProtocol(asyncio.Protocol):
 
     def __init__(self, conn: ServerConnection, *, max_requests: int, max_backlog: int) -> None:
         self.conn = conn
+        #: for log lines: the peer, and its identity once the client set one
         self.peer = "?"
+        #: what the transport says of the client (None until connected)
+        self.peer_info: Peer | None = None
+        self._identity: Identity | None = None
+        #: its id among the clients of its server (admin program), and when
+        #: it connected (seconds since the epoch)
+        self.client_id = 0
+        self.connected_at = int(time.time())
         #: suspended calls of this client that may run at once
         self.max_requests = max_requests
         #: bytes queued towards a client that does not read before it is dropped
@@ -52,6 +59,9 @@ class RpcProtocol(asyncio.Protocol):
         self._batching = False
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
+        #: seconds a client the server closed gets to close its own end
+        self.linger = 2.0
+        self._linger: asyncio.TimerHandle | None = None
 
     def answer(self, call: Call) -> Awaitable[Any]:
         """The return struct of ``call`` (raise VirError to answer with an error)."""
@@ -62,7 +72,23 @@ class RpcProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it
         self._transport = cast(asyncio.Transport, transport)
-        self.peer = _describe_peer(transport)
+        self.peer_info = peer_of(transport)
+        self.peer = self.peer_info.description
+
+    @property
+    def identity(self) -> Identity:
+        """Who the client is (libvirt's identity): what it set with
+        CONNECT_SET_IDENTITY, else what its transport says (made on first use)."""
+        if self._identity is None:
+            self._identity = self.peer_info.identity() if self.peer_info else Identity()
+        return self._identity
+
+    def set_identity(self, identity: Identity) -> None:
+        """The client speaks for someone else from now on (libvirt's QEMU
+        driver forwards a guest owner's identity); log lines say so."""
+        self._identity = identity
+        base = self.peer_info.description if self.peer_info is not None else "?"
+        self.peer = f"{base} [{identity.describe()}]" if identity.params else base
 
     def data_received(self, data: bytes) -> None:
         # time.monotonic, not the loop's clock: uvloop's steps by milliseconds
@@ -73,13 +99,15 @@ class RpcProtocol(asyncio.Protocol):
         self._process()
 
     def eof_received(self) -> bool | None:
-        return None
+        return None  # asyncio closes the transport: our side ends too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.conn.close("connection lost")
         if self._timer is not None:
             self._timer.cancel()
+        if self._linger is not None:
+            self._linger.cancel()
         for task in self._tasks:
             task.cancel()
 
@@ -186,9 +214,29 @@ class RpcProtocol(asyncio.Protocol):
             self._send(data)
         closed = self.conn.closed
         if closed is not None and not self._closing:
-            if closed is not CLOSED_BY_CLIENT:
-                log.warning("closing client %s: %s", self.peer, closed.reason)
-            self.close(abort=closed.abort)
+            if closed is CLOSED_BY_CLIENT or closed.abort:
+                self.close(abort=closed.abort)
+                return
+            log.warning("closing client %s: %s", self.peer, closed.reason)
+            self._close_gently()
+
+    def _close_gently(self) -> None:
+        """Send what is queued (the reason, for a refused client) and end our
+        side only, then wait a while for the client to end its own: a client
+        that still writes gets no reset, which would kill one that does not
+        ignore SIGPIPE (virt-admin) before it can print the reason."""
+        transport = self._transport
+        if transport is None or not transport.can_write_eof():
+            self.close()
+            return
+        data = self.conn.data_to_send()
+        if data:
+            transport.write(data)
+        self._closing = True
+        transport.write_eof()
+        if self._reading_paused:
+            transport.resume_reading()  # to see the client's end
+        self._linger = self._loop.call_later(self.linger, transport.abort)
 
     def _send(self, data: bytes) -> None:
         transport = self._transport
@@ -213,19 +261,6 @@ class RpcProtocol(asyncio.Protocol):
             transport.abort()
         else:
             transport.close()
-
-
-def _describe_peer(transport: asyncio.BaseTransport) -> str:
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family == socket.AF_UNIX:
-        try:
-            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            pid, uid, gid = struct.unpack("3i", creds)
-            return f"unix pid={pid} uid={uid} gid={gid}"
-        except OSError:
-            return "unix ?"
-    peer = transport.get_extra_info("peername")
-    return "?" if peer is None else str(peer)
 
 
 async def _carry_on(call: Coroutine[Any, Any, None], awaited: Any) -> None:

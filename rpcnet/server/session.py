@@ -23,10 +23,11 @@ from rpcnet.protocol import remote
 from rpcnet.protocol.connection import KEEPALIVE_TIMEOUT, Call, ServerConnection
 from rpcnet.protocol.remote import CallStyle, Proc
 from rpcnet.protocol.rpcnet_program import RPCNET
-from rpcnet.protocol.values import NetworkRef
+from rpcnet.protocol.values import NetworkRef, TypedParam
 from rpcnet.server.config import ServerConfig
 from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.dispatch import call_driver
+from rpcnet.server.identity import Identity
 from rpcnet.server.observers import ObserverFactory, observer_for
 from rpcnet.server.rpcprotocol import RpcProtocol
 from rpcnet.server.uri import resolve_open_name
@@ -145,6 +146,13 @@ class Session(RpcProtocol):
     async def _lib_version(self) -> Any:
         return (LIB_VERSION,)
 
+    async def _set_identity(self, params: list[TypedParam], _flags: int) -> None:
+        # libvirtd takes it on any open connection, read-only too, and
+        # ignores the flags
+        identity = Identity.from_parameters(params)
+        log.info("client %s set its identity: %s", self.peer, identity.describe() or "(none)")
+        self.set_identity(identity)
+
     async def _register_close_callback(self) -> None:
         self.close_callback = True
 
@@ -201,6 +209,7 @@ _SESSION_HANDLERS: dict[int, Callable[..., Awaitable[Any]]] = {
     Proc.CONNECT_GET_URI: Session._get_uri,
     Proc.CONNECT_IS_SECURE: Session._is_secure,
     Proc.CONNECT_GET_LIB_VERSION: Session._lib_version,
+    Proc.CONNECT_SET_IDENTITY: Session._set_identity,
     Proc.CONNECT_REGISTER_CLOSE_CALLBACK: Session._register_close_callback,
     Proc.CONNECT_UNREGISTER_CLOSE_CALLBACK: Session._unregister_close_callback,
     Proc.CONNECT_NETWORK_EVENT_REGISTER_ANY: Session._event_register,

@@ -27,6 +27,7 @@ from cryptography import x509
 
 from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.dn import DnAllowList, certificate_dn
+from rpcnet.server.limits import ClientLimits
 
 log = logging.getLogger("rpcnet.server")
 
@@ -69,9 +70,6 @@ class TlsListenerConfig:
     #: globs like libvirtd's tls_allowed_dn_list; None allows any DN
     allowed_dns: Sequence[str] | None = None
     handshake_timeout: float = HANDSHAKE_TIMEOUT
-    #: connections in their TLS handshake at once; more are closed at once
-    #: (they count as "anonymous" clients, like libvirtd's max_anonymous_clients)
-    max_handshaking: int = 20
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -146,10 +144,15 @@ class TlsAcceptor:
     """Listens on one address and starts a session on each TLS client that passes."""
 
     def __init__(self, config: TlsListenerConfig,
-                 session_factory: Callable[[], asyncio.Protocol],
+                 session_factory: Callable[[], asyncio.Protocol], limits: ClientLimits,
                  counters: DaemonCounters | None = None) -> None:
         self.config = config
         self.counters = counters if counters is not None else DaemonCounters()
+        #: the server's limits: connections in their TLS handshake at once, on
+        #: all its listeners, are ``max_unauth`` at most (libvirtd's
+        #: max_anonymous_clients); more are closed at once
+        self.limits = limits
+        #: what new handshakes use; replaced to take new certificate files
         self.context = server_context(config.credentials)
         self.allowed = DnAllowList(config.allowed_dns)
         self.session_factory = session_factory
@@ -202,13 +205,15 @@ class TlsAcceptor:
                 log.warning("TLS accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
-            if self.handshaking >= self.config.max_handshaking:
+            if not self.limits.handshake_allowed():
                 log.warning("TLS client %s dropped: %d handshakes already in progress",
-                            _peer(conn), self.handshaking)
+                            _peer(conn), self.limits.unauth)
                 self.counters.refuse("max_anonymous_clients")
                 conn.close()
                 continue
-            self.handshaking += 1  # counted from accept, so a burst cannot overshoot
+            # counted from accept, so a burst cannot overshoot
+            self.handshaking += 1
+            self.limits.unauth += 1
             self._spawn(self._handshake(conn))
 
     async def _handshake(self, conn: socket.socket) -> None:
@@ -228,6 +233,7 @@ class TlsAcceptor:
             self.counters.tls_failure("handshake")
         finally:
             self.handshaking -= 1
+            self.limits.unauth -= 1
         if gate.accepted:
             conn.close()
         else:

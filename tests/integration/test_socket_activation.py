@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.peers.activate import REPO, ActivatedDaemon, NotifyListener
+from tests.peers.admin import virt_admin_rows
 from tests.peers.pki import make_pki
 from tests.peers.requirements import need_root
 from tests.peers.virsh import virsh
@@ -107,8 +108,10 @@ def test_libvirts_names(virsh_bin: str, where: Path, daemons: list[ActivatedDaem
     net = tmp_path / "n.xml"
     net.write_text(NET.format(name="ro-try"))
     assert READ_ONLY in virsh(test_uri, "net-define", str(net)).stderr
-    assert (f"not serving the admin socket {where / (daemon_name + '-admin-sock')}: "
-            f"rpcnetd has no admin program") in daemon.text()
+    # the admin socket is served too, and the daemon's server is named as theirs
+    servers = virt_admin_rows(str(where / f"{daemon_name}-admin-sock"), "server-list")
+    assert sorted(row[1] for row in servers) == sorted(["admin", daemon_name])
+    assert "admin client connected" in daemon.text()
 
 
 def test_a_tls_socket_passed_in(where: Path, daemons: list[ActivatedDaemon],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,3 +104,11 @@ def make_pki(directory: Path, client_cn: str = "client1") -> Pki:
             builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
         _write(directory / filename, builder.sign(ca_key, hashes.SHA256()), key)
     return Pki(dir=directory, client_dn=f"C=XX,O=LvTest,CN={client_cn}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 free just now (for a TLS listener)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

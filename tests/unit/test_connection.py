@@ -28,6 +28,8 @@ from tests.unit.pair import DEFAULT, Link, answers_to, error_of, frames_of, raw_
 from tests.unit.vectors import frames
 
 NOT_OPEN = (1, 7, "internal error: connection not open")
+#: libvirtd's answer before the open to calls it routes to the "hypervisor" driver
+HYPERVISOR_NOT_OPEN = (1, 7, "internal error: hypervisor connection not open")
 
 
 # -- the handshake ---------------------------------------------------------
@@ -49,19 +51,28 @@ def test_keepalive_feature_works_before_open_and_starts_the_servers_pings() -> N
     assert link.server.get_timer() is None
     assert link.call(60, (10,)).result == (1,)
     assert link.server.keepalive_active and link.server.get_timer() == 5.0
-    assert error_of(link.call(60, (14,))) == NOT_OPEN
+    assert error_of(link.call(60, (14,))) == HYPERVISOR_NOT_OPEN
 
 
 def test_calls_before_open_are_refused_but_auth_and_open_pass() -> None:
     link = Link()
     assert error_of(link.call(46, ("default",))) == NOT_OPEN
-    assert error_of(link.call(remote.Proc.CONNECT_CLOSE)) == NOT_OPEN
+    # libvirtd's "hypervisor" calls say so, the network driver's do not
+    assert error_of(link.call(remote.Proc.CONNECT_GET_URI)) == HYPERVISOR_NOT_OPEN
+    assert error_of(link.call(remote.Proc.CONNECT_SET_IDENTITY, ([], 0))) == HYPERVISOR_NOT_OPEN
     # procedures of libvirt outside the table: "not open" first, "not supported" later
-    assert answers_to(link, raw_call(23) + raw_call(67, serial=10)) == [
-        (9, 23, 1, NOT_OPEN[2]), (10, 67, 1, NOT_OPEN[2])]  # DOMAIN_LOOKUP_BY_NAME, SASL
+    assert answers_to(link, raw_call(23) + raw_call(67, serial=10) + raw_call(126, serial=11)) == [
+        (9, 23, 1, HYPERVISOR_NOT_OPEN[2]), (10, 67, 1, NOT_OPEN[2]),  # DOMAIN_LOOKUP_BY_NAME, SASL
+        (11, 126, 1, NOT_OPEN[2])]  # CONNECT_NUM_OF_INTERFACES
     assert link.calls == []
     link.open()
     assert link.call(46, ("default",)).result == (DEFAULT,)
+
+
+def test_a_close_before_the_open_is_answered_and_closes() -> None:
+    link = Link()
+    assert link.call(remote.Proc.CONNECT_CLOSE).error is None
+    assert link.server.closed is CLOSED_BY_CLIENT
 
 
 def test_a_second_open_is_refused() -> None:

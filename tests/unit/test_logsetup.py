@@ -116,3 +116,32 @@ def test_apply_again_replaces_and_keeps_the_old_on_failure(root_logger: logging.
             LogOutput(1, Destination.FILE, str(tmp_path / "no" / "dir.log")),)))
     logging.getLogger("rpcnet.server").warning("still here")
     assert "still here" in first.read_text()
+
+
+def test_a_later_output_to_the_same_place_replaces_the_earlier() -> None:
+    # libvirt's virLogParseOutputs: the same file, or stderr/syslog/journald at all
+    assert parse_outputs("1:stderr 2:file:/a 3:stderr 4:file:/b 2:file:/a 1:syslog:x "
+                         "3:syslog:y") == (
+        LogOutput(3, Destination.STDERR), LogOutput(4, Destination.FILE, "/b"),
+        LogOutput(2, Destination.FILE, "/a"), LogOutput(3, Destination.SYSLOG, "y"))
+
+
+def test_priorities_are_read_as_libvirt_reads_them() -> None:
+    # strtoul's way: an optional plus, decimal digits only
+    assert parse_filters("+2:bar 02:baz") == (LogFilter(2, "bar"), LogFilter(2, "baz"))
+    assert parse_outputs("+4:stderr") == (LogOutput(4, Destination.STDERR),)
+    for bad in ("-2:x", "2_0:x", "0x2:x", "٢:x"):
+        with pytest.raises(ValueError, match="Invalid priority"):
+            parse_filters(bad)
+
+
+def test_the_settings_applied_last_are_kept(tmp_path: Path) -> None:
+    before = logsetup.current()
+    settings = LogSettings(level=3, outputs=(LogOutput(2, Destination.FILE,
+                                                        str(tmp_path / "x.log")),))
+    try:
+        logsetup.apply(settings)
+        assert logsetup.current() is settings
+    finally:
+        logsetup.apply(before)
+    assert logsetup.current() is before

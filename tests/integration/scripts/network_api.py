@@ -9,17 +9,10 @@ import json
 import sys
 
 import libvirt
+from steps import results, step
 
 URI = sys.argv[1]
 MODE = sys.argv[2] if len(sys.argv) > 2 else "network"
-results = {}
-
-
-def step(name, fn):
-    try:
-        results[name] = fn()
-    except libvirt.libvirtError as e:
-        results[name] = ["error", e.get_error_code(), e.get_error_domain(), str(e)]
 
 
 NET_XML = """<network>
