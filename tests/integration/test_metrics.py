@@ -167,6 +167,21 @@ def test_keepalive_drops_and_refused_clients() -> None:
     assert value(found, "rpcnet_clients_refused_total", limit="max_anonymous_clients") == 0
 
 
+def test_garbage_at_the_endpoint_harms_neither_it_nor_the_daemon(daemon: RpcnetdPeer,
+                                                                  virsh_bin: str) -> None:
+    host, port = metrics_url(daemon.log())[len("http://"):].split("/")[0].rsplit(":", 1)
+    for junk in (b"\x00\xff\xfe garbage\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n",
+                 b"POST /metrics HTTP/1.1\r\nContent-Length: 99999999\r\n\r\nx", b""):
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(junk)
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+    assert calls(scraped(daemon), "CONNECT_OPEN") == 0
+    virsh(daemon.uri(), "net-list", check=True)
+    assert calls(scraped(daemon), "CONNECT_OPEN") == 1
+
+
 # -- an address that cannot be served stops the start, saying why ----------------------
 
 def _start_fails(tmp_path, address: str) -> subprocess.CompletedProcess[str]:
