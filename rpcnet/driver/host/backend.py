@@ -73,7 +73,7 @@ class HostBackend:
         return await bridge.link_names(self._host.netlink)
 
     async def stats(self, running: Mapping[str, NetworkDef]) -> Mapping[str, RuntimeStats]:
-        return await stats.read(self._host.netlink, self._host.run, self._runtimes, running)
+        return await stats.read(self._host.netlink, self._runtimes, running)
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return sysfs.virtual_functions(pf)

@@ -16,10 +16,8 @@ from rpcnet.netxml import NetworkDef
 from rpcnet.protocol.values import DnsmasqState, LinkCounters
 
 from . import dnsmasq_conf, leases
-from .dnsmasq_conf import Paths
 from .netlink import Netlink
 from .network import NetworkRuntime, owned_bridge
-from .runstate import RunDir
 
 _COUNTERS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_dropped", "tx_dropped")
 
@@ -52,9 +50,11 @@ def leases_in_use(path: Path, live: NetworkDef, now: float) -> int:
                if lease.expirytime == 0 or lease.expirytime >= now)
 
 
-async def read(netlink: Netlink, run: RunDir, runtimes: Mapping[str, NetworkRuntime],
+async def read(netlink: Netlink, runtimes: Mapping[str, NetworkRuntime],
                running: Mapping[str, NetworkDef]) -> dict[str, RuntimeStats]:
-    """The runtime statistics of ``running`` (by name)."""
+    """The runtime statistics of ``running`` (by name); leases and dnsmasq's
+    state of those with a runtime (every network the backend started or
+    adopted)."""
     bridges = {name: owned_bridge(live) for name, live in running.items()}
     counters = await link_counters(netlink, {b for b in bridges.values() if b})
     served = {name: live for name, live in running.items()
@@ -65,9 +65,9 @@ async def read(netlink: Netlink, run: RunDir, runtimes: Mapping[str, NetworkRunt
         found: dict[str, tuple[int, DnsmasqState | None]] = {}
         for name, live in served.items():
             runtime = runtimes.get(name)
-            state = None if runtime is None else DnsmasqState(
-                up=runtime.dnsmasq.alive(), restarts=runtime.dnsmasq.restarts)
-            found[name] = (leases_in_use(Paths.under(run.dir(name)).leases, live, now), state)
+            if runtime is not None:
+                found[name] = (leases_in_use(runtime.paths.leases, live, now), DnsmasqState(
+                    up=runtime.dnsmasq.alive(), restarts=runtime.dnsmasq.restarts))
         return found
 
     files = await asyncio.to_thread(from_files) if served else {}
