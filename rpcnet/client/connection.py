@@ -21,8 +21,8 @@ import ssl
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rpcnet.client import streams, tls
-from rpcnet.client.streams import ByteStream, StreamProtocol
+from rpcnet.client import process, tls
+from rpcnet.client.streams import ByteStream, ClosingStream, StreamEnded, StreamProtocol
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol import remote
 from rpcnet.protocol.connection import AUTH_NONE, ClientConnection, Notification, Reply
@@ -94,7 +94,7 @@ class Connection:
         command running ``virt-ssh-helper`` ...)."""
         conn = cls(**kwargs)
         try:
-            await streams.open_process(argv, conn)
+            await process.open_process(argv, conn)
         except OSError as exc:
             raise VirError.make(
                 ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
@@ -163,8 +163,17 @@ class Connection:
         self._flush()
 
     def stream_lost(self, exc: Exception | None) -> None:
-        self._mark_closed("End of file while reading data: server closed the connection"
-                          if exc is None else f"connection lost: {exc}")
+        if self._closed is not None:
+            return  # we ended it (close, abort, keepalive) and said why already
+        if isinstance(exc, StreamEnded):
+            detail = str(exc)
+        elif exc is None:
+            detail = "End of file while reading data: server closed the connection"
+        else:
+            detail = f"connection lost: {exc}"
+        self._mark_closed(detail)
+        if self._stream is not None:
+            self._stream.abort()
 
     def _notify(self, event: Notification) -> None:
         if event.procedure.number != Proc.NETWORK_EVENT_LIFECYCLE or self.event_handler is None:
@@ -228,11 +237,26 @@ class Connection:
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
 
+    async def abort(self) -> None:
+        """Drop the byte stream at once, calling nothing (a handshake that failed
+        or timed out); return once it is gone (its ssh process reaped)."""
+        await self._drop_stream(at_once=True)
+
     async def close(self) -> None:
         """Call the program's close procedure (best effort) and drop the byte stream."""
         if self._closed is None:
             with contextlib.suppress(VirError, asyncio.TimeoutError):
                 await asyncio.wait_for(self.call(self._conn.program.close, ()), 5)
+        await self._drop_stream(at_once=False)
+
+    async def _drop_stream(self, *, at_once: bool) -> None:
         self._mark_closed("connection closed by the client")
-        if self._stream is not None:
-            self._stream.close()
+        stream = self._stream
+        if stream is None:
+            return
+        if at_once:
+            stream.abort()
+        else:
+            stream.close()
+        if isinstance(stream, ClosingStream):
+            await stream.wait_closed()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rpcnet.client.connection import Connection, ConnectionClosed
+from rpcnet.client.ssh_command import SshTarget
 from rpcnet.client.tls import ClientCredentials, client_context
 from rpcnet.client.uri import RemoteUri
 from rpcnet.driver.base import LifecycleCallback, NetworkDriver
@@ -345,21 +346,28 @@ def identity_parameters(identity: Mapping[str, str | int]) -> list[TypedParam]:
 
 
 async def _dial(uri: RemoteUri, readonly: bool, interval: float, count: int) -> Connection:
+    options: dict[str, Any] = {"keepalive_interval": interval, "keepalive_count": count}
     if uri.transport == "tls":
         context = client_context(ClientCredentials.for_user(uri.pki_dir),
                                  verify=not uri.no_verify)
-        conn = await Connection.open_tls(uri.host, uri.tcp_port, context,
-                                         keepalive_interval=interval, keepalive_count=count)
+        conn = await Connection.open_tls(uri.host, uri.tcp_port, context, **options)
     elif uri.transport == "unix":
-        conn = await Connection.open_unix(uri.socket_path(readonly=readonly),
-                                          keepalive_interval=interval, keepalive_count=count)
+        conn = await Connection.open_unix(uri.socket_path(readonly=readonly), **options)
+    elif uri.transport == "ssh":
+        target = SshTarget.from_uri(uri, readonly=readonly)
+        conn = await Connection.open_process(target.ssh_argv(), **options)
+    elif uri.transport in ("libssh", "libssh2"):
+        from rpcnet.client import libssh
+
+        conn = await libssh.open_connection(SshTarget.from_uri(uri, readonly=readonly),
+                                            **options)
     else:
         raise VirError.make(ErrorCode.NO_SUPPORT, ErrorDomain.REMOTE,
                             f"transport '{uri.transport}' (not yet implemented)")
     try:
         await conn.handshake(uri.open_name, readonly=readonly)
     except BaseException:
-        await conn.close()
+        await conn.abort()  # a timed-out host would not answer a close call either
         raise
     return conn
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 
@@ -21,11 +21,14 @@ TCP_PORT = 16509
 DEFAULT_SOCKETS = (Path("/run/rpcnet/rpcnet-sock"), Path("/run/libvirt/virtnetworkd-sock"),
                    Path("/run/libvirt/libvirt-sock"))
 
-#: Parameters libvirt's remote driver keeps for itself, plus rpcnet's own.
+#: The transports rpcnet dials (libvirt's names; ``tcp`` and ``ext`` it does not).
+TRANSPORTS = ("unix", "tls", "ssh", "libssh", "libssh2")
+#: Parameters libvirt's remote driver keeps for itself (names match in any
+#: case), plus rpcnet's own.
 _CONSUMED = frozenset({
     "socket", "pkipath", "no_verify", "name", "mode", "tls_priority", "command", "netcat",
-    "keyfile", "known_hosts", "known_hosts_verify", "sshauth", "no_tty", "proxy",
-    "keepalive_interval", "keepalive_count",
+    "keyfile", "known_hosts", "known_hosts_verify", "sshauth", "no_tty", "proxy", "auth",
+    "no_sanity", "authfile", "keepalive_interval", "keepalive_count",
 })
 
 
@@ -44,6 +47,7 @@ class RemoteUri:
     port: int | None
     path: str
     params: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
 
     @classmethod
     def parse(cls, uri: str) -> RemoteUri:
@@ -56,33 +60,57 @@ class RemoteUri:
         if not parts.scheme or "://" not in uri:
             raise _uri_error(f"malformed URI '{uri}'")
         driver, _, transport = parts.scheme.partition("+")
+        transport = transport.lower()
         host = parts.hostname or ""
         if not transport:
             transport = "tls" if host else "unix"
-        if transport not in ("unix", "tls"):
+        if transport not in TRANSPORTS:
             raise _uri_error(f"transport '{transport}' is not supported by rpcnet")
         if transport == "unix" and host:
             raise _uri_error(f"using unix socket and remote server '{host}' is not supported.")
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        return cls(uri, driver, transport, host, port, parts.path, params)
+        user = unquote(parts.username) if parts.username else None
+        return cls(uri, driver, transport, host, port, parts.path, params, user)
+
+    def param(self, name: str) -> str | None:
+        """The value of parameter ``name`` (any case, the last one given), as
+        libvirt's remote driver reads it; None if absent."""
+        found = None
+        for key, value in self.params.items():
+            if key.lower() == name:
+                found = value
+        return found
+
+    def bool_param(self, name: str) -> bool:
+        """A 0/1 parameter (any integer; non-zero is true); absent is false.
+
+        Raises :class:`VirError` (INVALID_ARG) for a value that is no integer."""
+        value = self.param(name)
+        if value is None:
+            return False
+        try:
+            return int(value) != 0
+        except ValueError:
+            raise _uri_error(f"Failed to parse value of URI component {name}") from None
 
     @property
     def open_name(self) -> str:
         """The name libvirt's client sends in CONNECT_OPEN for this URI."""
-        if "name" in self.params:
-            return self.params["name"]
+        name_param = self.param("name")
+        if name_param is not None:
+            return name_param
         if self.driver == "remote":
             return ""
         forwarded = "&".join(
             f"{quote(k, safe='')}={quote(v, safe='/:')}"
-            for k, v in self.params.items() if k not in _CONSUMED
+            for k, v in self.params.items() if k.lower() not in _CONSUMED
         )
         name = f"{self.driver}://{self.path}"
         return f"{name}?{forwarded}" if forwarded else name
 
     def socket_path(self, *, readonly: bool = False) -> str:
         """The UNIX socket to dial: ``?socket=`` or the first default that exists."""
-        explicit = self.params.get("socket")
+        explicit = self.param("socket")
         if explicit:
             return explicit
         candidates = [path.with_name(path.name + "-ro") if readonly else path
@@ -99,14 +127,14 @@ class RemoteUri:
 
     @property
     def pki_dir(self) -> str | None:
-        return self.params.get("pkipath")
+        return self.param("pkipath")
 
     @property
     def no_verify(self) -> bool:
-        return self.params.get("no_verify", "0") not in ("", "0")
+        return self.bool_param("no_verify")
 
     def float_param(self, name: str, default: float) -> float:
-        value = self.params.get(name)
+        value = self.param(name)
         if value is None:
             return default
         try:

@@ -72,7 +72,8 @@ def test_a_dead_host_does_not_fail_the_others(hosts_file: Path, tmp_path: Path) 
     assert lines[0].split()[:3] == ["Host", "Name", "UUID"]
     rows = [line.split() for line in lines[2:]]
     assert [r[0] for r in rows] == [dead, *(label(i) for i in range(HOSTS))]
-    assert rows[0] == [dead, "error"]
+    assert lines[2] == (f" {dead}   error: Failed to connect socket to '{tmp_path}/gone-sock': "
+                        "No such file or directory")
     assert all(r[1] == "default" and r[-1] == "virbr0" for r in rows[1:])
 
 

@@ -17,6 +17,7 @@ from typing import Self
 import pexpect
 
 #: what a terminal line discipline turns our "\n" into, plus readline's redraws
+_ERASED = re.compile(r"[^\r\n]*\r\x1b\[K")
 _NOISE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\x07|\r")
 POLKIT = ("Authorization not available. Check if polkit service is running or see debug "
           "message for more information.\r\n")
@@ -103,5 +104,6 @@ class Terminal:
 
 
 def clean(text: str) -> str:
-    """Terminal output as the program wrote it: no CR, escapes or bells."""
-    return _NOISE.sub("", text)
+    """Terminal output as the program wrote it: no CR, escapes or bells, and
+    no line it erased (CR, erase-line: a fan-out's progress line)."""
+    return _NOISE.sub("", _ERASED.sub("", text))

@@ -9,7 +9,8 @@
 Global options: ``-c/--connect URI`` (repeatable; else $LIBVIRT_DEFAULT_URI,
 else network:///system), ``--hosts FILE`` (one ``URI`` or ``LABEL URI`` per
 line, ``#`` comments), ``-r/--readonly``, ``-q/--quiet`` (as virsh: no headers, no
-confirmations), ``-h/--help``. With several hosts
+confirmations), ``--parallel N`` (connections opened at once),
+``--connect-timeout SECONDS`` (per host), ``-h/--help``. With several hosts
 the exit status is 0 only if the command succeeded on every host.
 ``rpcnet completion bash|zsh`` prints a shell completion script.
 """
@@ -17,6 +18,7 @@ the exit status is 0 only if the command succeeded on every host.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 USAGE = """\
-usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] [COMMAND [ARGS...]]
+usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] [--parallel N]
+              [--connect-timeout SECONDS] [COMMAND [ARGS...]]
        rpcnet [-c URI]... 'COMMAND [ARGS]; COMMAND [ARGS]...'
        rpcnet completion bash|zsh
 
@@ -41,8 +44,11 @@ Commands (virsh syntax):
 With one host the output and exit status are virsh's. With several (-c more
 than once, or --hosts FILE with one 'URI' or 'LABEL URI' per line) every host
 runs the command at once and the results merge into one table with a Host
-column; a failing host is reported on stderr and as a row marked 'error'.
-The exit status is then 0 only if every host succeeded. 'net-event --loop'
+column; a failing host is reported on stderr and as a row marked 'error:'
+with the reason. The exit status is then 0 only if every host succeeded.
+At most N connections (--parallel, default {parallel}) are opened at once,
+each given --connect-timeout seconds (default {timeout:g}); on a terminal
+stderr shows how many hosts are done and how many failed. 'net-event --loop'
 merges the live events of all hosts, each line prefixed with its host.
 In the shell, 'hosts' lists the hosts and 'use LABEL...' picks those that
 commands run on.
@@ -60,10 +66,33 @@ class GlobalOptions:
     readonly: bool = False
     quiet: bool = False
     help: bool = False
+    parallel: int | None = None
+    connect_timeout: float | None = None
     command: list[str] = field(default_factory=list)
 
+    def set(self, option: str, value: str) -> None:
+        """An option that takes a value; raises UsageError for a bad one."""
+        if option in ("-c", "--connect"):
+            self.uris.append(value)
+        elif option == "--hosts":
+            self.hosts_file = value
+        elif option == "--parallel":
+            self.parallel = _number(option, value, int)
+        else:
+            self.connect_timeout = _number(option, value, float)
 
-_WITH_VALUE = {"-c": "uris", "--connect": "uris", "--hosts": "hosts_file"}
+
+_WITH_VALUE = ("-c", "--connect", "--hosts", "--parallel", "--connect-timeout")
+
+
+def _number(option: str, value: str, kind: type[int] | type[float]) -> Any:
+    try:
+        number = kind(value)
+    except ValueError:
+        number = 0
+    if not number > 0:
+        raise UsageError(f"option '{option}' takes a positive number, not '{value}'")
+    return number
 
 
 def parse_globals(argv: list[str]) -> GlobalOptions:
@@ -84,10 +113,7 @@ def parse_globals(argv: list[str]) -> GlobalOptions:
                 if i >= len(argv):
                     raise UsageError(f"option '{name}' requires an argument")
                 value, i = argv[i], i + 1
-            if _WITH_VALUE[name] == "uris":
-                g.uris.append(value)
-            else:
-                g.hosts_file = value
+            g.set(name, value)
         elif name in ("-r", "--readonly") and not value:
             g.readonly = True
         elif name in ("-q", "--quiet") and not value:
@@ -110,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         from rpcnet.cli.console import shell_completion
 
         return shell_completion.main(args)
+    # the console says what went wrong itself, per host; the library's log
+    # lines (a keepalive timeout, say) would reach stderr unlabelled
+    logging.getLogger("rpcnet").addHandler(logging.NullHandler())
     try:
         g = parse_globals(args)
     except UsageError as exc:
@@ -119,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     from rpcnet.cli.console.grammar import ParseError, parse_line
 
     if g.help:
+        from rpcnet.cli.console.hosts import CONNECT_TIMEOUT, DEFAULT_PARALLEL
+
         listing = "".join(f"  {c.name:<18} {c.help}\n" for c in COMMANDS.values())
-        sys.stdout.write(USAGE.format(commands=listing))
+        sys.stdout.write(USAGE.format(commands=listing, parallel=DEFAULT_PARALLEL,
+                                      timeout=CONNECT_TIMEOUT))
         return 0
     try:
         commands = parse_line(g.command, COMMANDS) if g.command else []
@@ -156,8 +188,13 @@ def make_session(g: GlobalOptions, *, interactive: bool) -> Session:
     single = len(hosts) <= 1 and g.hosts_file is None
     if not hosts:
         hosts = [Host(default_uri(), default_uri())]
+    limits: dict[str, Any] = {}
+    if g.parallel is not None:
+        limits["parallel"] = g.parallel
+    if g.connect_timeout is not None:
+        limits["connect_timeout"] = g.connect_timeout
     return Session(hosts, readonly=g.readonly, single=single, quiet=g.quiet,
-                   interactive=interactive)
+                   interactive=interactive, **limits)
 
 
 async def _run_once(session: Session, commands: list[Command], *, eager: bool) -> int:

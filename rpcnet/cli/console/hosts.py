@@ -3,7 +3,8 @@
 Many hosts: every host runs each command concurrently; the outputs merge
 into one table whose first column is the host. A host that fails (cannot
 connect, or its command fails) prints ``error: HOST: ...`` on stderr and
-gets a row marked ``error``; the others are unaffected.
+gets a row marked ``error: REASON`` (the last line of the reason); the
+others are unaffected.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from rpcnet.cli.console.output import CaptureSink, TerminalSink, format_table
 from rpcnet.client.driver import RemoteDriver
 from rpcnet.errors import VirError
 
+#: Seconds one host gets to connect (``--connect-timeout``).
 CONNECT_TIMEOUT = 30.0
+#: Connections being opened at once (``--parallel``).
+DEFAULT_PARALLEL = 32
 DEFAULT_URI = "network:///system"
 
 
@@ -71,8 +75,11 @@ class _HostErrors(TerminalSink):
         super().error(f"{self.label}: {message}")
 
 
-async def _run_captured(host: Host, driver: RemoteDriver, cmd: Command
-                        ) -> tuple[CaptureSink, bool]:
+Result = tuple[CaptureSink, bool]
+
+
+async def run_captured(host: Host, driver: RemoteDriver, cmd: Command) -> Result:
+    """Run ``cmd`` on one host of many; its output kept for the merged view."""
     sink = CaptureSink()
     ctx = Context(driver, sink, host.label)
     definition = cmd.definition
@@ -86,12 +93,10 @@ async def _run_captured(host: Host, driver: RemoteDriver, cmd: Command
     return sink, ok
 
 
-async def run_merged(hosts: list[Host], drivers: dict[Host, RemoteDriver],
-                     failed: dict[Host, str], cmd: Command, out: TerminalSink) -> bool:
-    """Run ``cmd`` on every host of ``drivers`` at once; print one table."""
-    live = [h for h in hosts if h in drivers]
-    results = dict(zip(live, await asyncio.gather(
-        *(_run_captured(h, drivers[h], cmd) for h in live)), strict=True))
+def print_merged(hosts: list[Host], results: dict[Host, Result], failed: dict[Host, str],
+                 out: TerminalSink) -> bool:
+    """One table of every host's output (a failed host's row says why);
+    True if every host succeeded."""
     header: list[str] | None = None
     keys: list[str] = []
     for sink, _ok in results.values():
@@ -99,9 +104,11 @@ async def run_merged(hosts: list[Host], drivers: dict[Host, RemoteDriver],
         keys += [k for k, _v in sink.pairs if k not in keys]
     columns = header or keys or ["Output"]
     rows: list[list[str]] = []
+    reasons: dict[int, str] = {}
     all_ok = True
     for host in hosts:
         if host in failed:
+            reasons[len(rows)] = failed[host]
             rows.append(_error_row(host, columns))
             continue
         sink, ok = results[host]
@@ -109,6 +116,7 @@ async def run_merged(hosts: list[Host], drivers: dict[Host, RemoteDriver],
         for message in sink.errors:
             out.error(f"{host.label}: {message}")
         if not ok:
+            reasons[len(rows)] = sink.errors[-1] if sink.errors else "failed"
             rows.append(_error_row(host, columns))
         elif header:
             rows += [[host.label, *row] for row in sink.rows]
@@ -117,12 +125,22 @@ async def run_merged(hosts: list[Host], drivers: dict[Host, RemoteDriver],
             rows.append([host.label, *(values.get(k, "") for k in keys)])
         else:
             rows += [[host.label, line] for line in sink.lines()]
-    out.text(format_table(["Host", *columns], rows, rstrip=True))
+    lines = format_table(["Host", *columns], rows, rstrip=True).splitlines(keepends=True)
+    for index, reason in reasons.items():  # after the widths, so a reason widens nothing
+        lines[index + 2] = f"{lines[index + 2].rstrip()}: {_one_line(reason)}\n"
+    out.text("".join(lines))
     return all_ok and not failed
 
 
 def _error_row(host: Host, columns: list[str]) -> list[str]:
     return [host.label, "error", *([""] * (len(columns) - 1))]
+
+
+def _one_line(reason: str) -> str:
+    """The last line of a reason (ssh's verdict ends its banners)."""
+    reason = reason.removeprefix("failed to connect to the hypervisor: ")
+    lines = [line for line in reason.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else reason
 
 
 async def run_together(drivers: dict[Host, RemoteDriver], cmd: Command, out: TerminalSink,

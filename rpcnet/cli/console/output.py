@@ -56,14 +56,23 @@ class Sink(Protocol):
     def record(self, pairs: list[tuple[str, str]]) -> None: ...
 
 
+class StatusLine(Protocol):
+    """A line kept at the bottom of stderr (a fan-out's progress)."""
+
+    def clear(self) -> None: ...
+
+    def draw(self) -> None: ...
+
+
 class TerminalSink:
-    """virsh's own output: stdout and stderr."""
+    """virsh's own output: stdout and stderr (errors above the status line)."""
 
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None,
                  *, quiet: bool = False) -> None:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.quiet = quiet
+        self.status: StatusLine | None = None
 
     def text(self, text: str) -> None:
         self.stdout.write(text)
@@ -71,8 +80,12 @@ class TerminalSink:
 
     def error(self, message: str) -> None:
         self.stdout.flush()
+        if self.status is not None:
+            self.status.clear()
         self.stderr.write(f"error: {message}\n")
         self.stderr.flush()
+        if self.status is not None:
+            self.status.draw()
 
     def extra(self, text: str) -> None:
         if not self.quiet:

@@ -6,26 +6,36 @@ given by ``-c`` (or none: the default URI) the session is virsh's: output,
 errors and exit status byte for byte, connecting at start when the URI was
 named and at the first command that needs it otherwise. With several hosts
 each command runs on every *active* host at once and the outputs merge
-(:mod:`rpcnet.cli.console.hosts`); ``use`` narrows the active hosts.
+(:mod:`rpcnet.cli.console.hosts`); ``use`` narrows the active hosts. Each
+host is dialled and then runs the command on its own, so a slow host delays
+only itself; at most ``parallel`` connections are being opened at once, each
+given ``connect_timeout`` seconds, and on a terminal stderr shows how many
+hosts are done (:mod:`rpcnet.cli.console.progress`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 
 from rpcnet.cli.console.context import Context, Interrupt
 from rpcnet.cli.console.grammar import Command, ConsoleCommand, HostCommand, Options, Source
 from rpcnet.cli.console.hosts import (
+    CONNECT_TIMEOUT,
+    DEFAULT_PARALLEL,
     Host,
+    Result,
     default_uri,
     failure_detail,
     open_host,
-    run_merged,
+    print_merged,
+    run_captured,
     run_together,
 )
 from rpcnet.cli.console.names import NetworkNames, port_uuids
 from rpcnet.cli.console.output import TerminalSink
+from rpcnet.cli.console.progress import Progress
 from rpcnet.client.driver import RemoteDriver
 from rpcnet.errors import VirError
 
@@ -37,7 +47,9 @@ class Session:
     """The hosts of one console run and their open connections."""
 
     def __init__(self, hosts: list[Host], *, readonly: bool, single: bool,
-                 quiet: bool = False, interactive: bool = False) -> None:
+                 quiet: bool = False, interactive: bool = False,
+                 parallel: int = DEFAULT_PARALLEL,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self.hosts = hosts
         self.active = list(hosts)
         self.readonly = readonly
@@ -52,6 +64,8 @@ class Session:
         #: hosts whose last dial failed, with why
         self._failed: dict[Host, str] = {}
         self._names = NetworkNames()
+        self.connect_timeout = connect_timeout
+        self._slots = asyncio.Semaphore(parallel)
 
     # -- connections --------------------------------------------------------
 
@@ -59,7 +73,9 @@ class Session:
         """Dial every host now, reporting failures; True if all answered."""
         if self.single:
             return await self._single_driver() is not None
-        _drivers, failed = await self._many_drivers(self.hosts, retry=True)
+        with self._progress(len(self.hosts)) as progress:
+            _drivers, failed = await self._many_drivers(self.hosts, retry=True,
+                                                        progress=progress)
         return not failed
 
     async def warm_up(self) -> None:
@@ -89,7 +105,7 @@ class Session:
         """Open ``host`` (one dial at a time per host); raises as :func:`open_host`."""
         task = self._opening.get(host)
         if task is None:
-            task = asyncio.create_task(open_host(host.uri, self.readonly))
+            task = asyncio.create_task(self._open(host))
             self._opening[host] = task
             task.add_done_callback(lambda _t: self._opening.pop(host, None))
         driver = await asyncio.shield(task)
@@ -100,6 +116,10 @@ class Session:
             if old is not None:
                 await old.close()
         return driver
+
+    async def _open(self, host: Host) -> RemoteDriver:
+        async with self._slots:  # the timeout starts once the host's turn comes
+            return await open_host(host.uri, self.readonly, self.connect_timeout)
 
     def _live(self, hosts: list[Host]) -> list[RemoteDriver]:
         return [d for h in hosts if (d := self._drivers.get(h)) is not None and not d.closed]
@@ -122,21 +142,47 @@ class Session:
             self.out.error("Reconnected to the hypervisor")
         return driver
 
-    async def _many_drivers(self, hosts: list[Host], *, retry: bool
+    async def _connected(self, host: Host, *, retry: bool) -> RemoteDriver | None:
+        """``host``'s live connection, dialled if it has none; None (reported on
+        stderr, kept in ``_failed``) if the dial fails. A host that failed
+        before is dialled again only if ``retry``."""
+        driver = self._drivers.get(host)
+        if driver is not None and not driver.closed:
+            return driver
+        if host in self._failed and not retry:
+            return None
+        try:
+            return await self._dial(host)
+        except Exception as exc:  # one host's trouble, whatever it is, is its own
+            self._failed[host] = f"failed to connect to the hypervisor: {failure_detail(exc)}"
+            self.out.error(f"{host.label}: {self._failed[host]}")
+            return None
+
+    async def _many_drivers(self, hosts: list[Host], *, retry: bool,
+                            progress: Progress | None = None
                             ) -> tuple[dict[Host, RemoteDriver], dict[Host, str]]:
         """Live connections of ``hosts`` (dialling those without one) and the
-        failed hosts; a host that failed before is dialled again if ``retry``."""
-        todo = [h for h in hosts if (retry or h not in self._failed)
-                and (h not in self._drivers or self._drivers[h].closed)]
-        results = await asyncio.gather(*(self._dial(h) for h in todo), return_exceptions=True)
-        for host, result in zip(todo, results, strict=True):
-            if isinstance(result, BaseException):
-                self._failed[host] = f"failed to connect to the hypervisor: " \
-                                     f"{failure_detail(result)}"
-                self.out.error(f"{host.label}: {self._failed[host]}")
-        live = {h: d for h in hosts if h not in self._failed
-                and (d := self._drivers.get(h)) is not None and not d.closed}
-        return live, {h: self._failed[h] for h in hosts if h in self._failed}
+        failed hosts, each counted in ``progress`` as its dial ends."""
+        async def one(host: Host) -> RemoteDriver | None:
+            driver = await self._connected(host, retry=retry)
+            if progress is not None:
+                progress.host_done(driver is not None)
+            return driver
+
+        drivers = await asyncio.gather(*(one(h) for h in hosts))
+        live = {h: d for h, d in zip(hosts, drivers, strict=True) if d is not None}
+        return live, {h: self._failed[h] for h in hosts if h not in live}
+
+    @contextlib.contextmanager
+    def _progress(self, total: int) -> Iterator[Progress]:
+        """A progress line on stderr (if a terminal) for the fan-out within."""
+        progress = Progress(total, self.out.stderr)
+        self.out.status = progress
+        try:
+            yield progress
+        finally:
+            progress.stop()
+            self.out.status = None
 
     # -- running commands ---------------------------------------------------
 
@@ -164,11 +210,28 @@ class Session:
         assert isinstance(definition, HostCommand)
         if self.single:
             return await self._run_single(definition, cmd.options)
-        drivers, failed = await self._many_drivers(self.active, retry=self.interactive)
-        interrupt = self.interrupt if self.interactive else None
         if definition.together is not None:
+            with self._progress(len(self.active)) as progress:
+                drivers, failed = await self._many_drivers(self.active, retry=self.interactive,
+                                                            progress=progress)
+            interrupt = self.interrupt if self.interactive else None
             return await run_together(drivers, cmd, self.out, interrupt) and not failed
-        return await run_merged(self.active, drivers, failed, cmd, self.out)
+        return await self._fan_out(cmd)
+
+    async def _fan_out(self, cmd: Command) -> bool:
+        """``cmd`` on every active host, each as soon as it is connected; one table."""
+        hosts = self.active
+        with self._progress(len(hosts)) as progress:
+            async def one(host: Host) -> Result | None:
+                driver = await self._connected(host, retry=self.interactive)
+                result = None if driver is None else await run_captured(host, driver, cmd)
+                progress.host_done(result is not None and result[1])
+                return result
+
+            results = await asyncio.gather(*(one(h) for h in hosts))
+        done = {h: r for h, r in zip(hosts, results, strict=True) if r is not None}
+        failed = {h: self._failed[h] for h in hosts if h not in done}
+        return print_merged(hosts, done, failed, self.out)
 
     async def _run_single(self, definition: HostCommand, options: Options) -> bool:
         driver = await self._single_driver()
@@ -196,7 +259,7 @@ class Session:
             return await self.open()
         host = Host(uri or default_uri(), uri or default_uri())
         try:
-            driver = await open_host(host.uri, readonly)
+            driver = await open_host(host.uri, readonly, self.connect_timeout)
         except (VirError, OSError) as exc:
             self.out.error("failed to connect to the hypervisor")
             self.out.error(failure_detail(exc))

@@ -11,11 +11,12 @@ given :data:`TIMEOUT` seconds in all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
 from importlib import resources
 
-from rpcnet.cli.console import GlobalOptions, make_session, run_coroutine
+from rpcnet.cli.console import GlobalOptions, UsageError, make_session, run_coroutine
 from rpcnet.cli.console.catalog import COMMANDS
 from rpcnet.cli.console.completion import Completion, complete_words, for_segment, paths
 from rpcnet.cli.console.grammar import Options, Source, split_partial
@@ -24,8 +25,8 @@ from rpcnet.cli.console.session import Session
 TIMEOUT = 3.0
 SHELLS = ("bash", "zsh")
 GLOBAL_OPTIONS = ("-c", "--connect", "--hosts", "-r", "--readonly", "-q", "--quiet", "-h",
-                  "--help")
-_WITH_VALUE = ("-c", "--connect", "--hosts")
+                  "--help", "--parallel", "--connect-timeout")
+_WITH_VALUE = ("-c", "--connect", "--hosts", "--parallel", "--connect-timeout")
 _BASH_SPECIAL = re.compile(r"[^\w@%+=:,./-]")
 
 
@@ -105,10 +106,8 @@ def _globals(tokens: list[str]) -> tuple[GlobalOptions, list[str] | None]:
 
 
 def _set(g: GlobalOptions, option: str, value: str) -> None:
-    if option == "--hosts":
-        g.hosts_file = value
-    else:
-        g.uris.append(value)
+    with contextlib.suppress(UsageError):  # a bad number does not stop completion
+        g.set(option, value)
 
 
 class _Dialling:
