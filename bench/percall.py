@@ -22,10 +22,14 @@ from typing import Any
 from rpcnet.cli.rpcnetd import build_drivers
 from rpcnet.client.connection import Connection
 from rpcnet.driver.base import NetworkDriver
+from rpcnet.errors import VirError
 from rpcnet.protocol import remote
 from rpcnet.protocol.message import Header, MessageType, Status, encode_frame, reply_frame
+from rpcnet.protocol.rpcnet_program import RPCNET
 from rpcnet.protocol.values import NetworkRef
+from rpcnet.server.callstats import CallStats
 from rpcnet.server.config import ServerConfig
+from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.session import Session
 
 
@@ -60,6 +64,7 @@ class _Daemon:
         self.config = config
         self.privileged = True
         self.call_observers: list[Any] = []
+        self.counters = DaemonCounters()
         self._drivers = drivers
 
     def admit(self, session: Session) -> str | None:
@@ -86,31 +91,50 @@ def _best(rounds: int, calls: int, run: Callable[[], None]) -> float:
     return best / calls * 1e6
 
 
-async def server_side(rounds: int, calls: int) -> dict[str, float]:
-    config = ServerConfig(socket_dir=Path(tempfile.gettempdir()))
-    drivers = await build_drivers(config)  # the daemon's own, in memory
-    driver = drivers["test"]
-    session = Session(_Daemon(config, drivers), readonly_socket=False)
+async def _session(drivers: dict[str, NetworkDriver], config: ServerConfig,
+                   metrics: bool) -> tuple[Session, _Transport]:
+    """An opened session of ``test:///default``; with ``metrics`` its calls are
+    observed as ``rpcnetd --metrics`` observes them."""
+    daemon = _Daemon(config, drivers)
+    if metrics:
+        stats = CallStats({"remote": remote.REMOTE, "rpcnet": RPCNET})
+        daemon.call_observers.append(lambda _session: stats)
+    session = Session(daemon, readonly_socket=False)
     transport = _Transport()
     session.connection_made(transport)  # type: ignore[arg-type]
     session.data_received(_call(66, (), 0) + _call(60, (10,), 1)
                           + _call(1, ("test:///default", 0), 2))
-    net = await driver.network_lookup_by_name("default")
+    return session, transport
+
+
+async def server_side(rounds: int, calls: int) -> dict[str, float]:
+    """The daemon's figures, without and with the metrics' call observer: the
+    two sessions take turns round by round, so drift on the machine hits both."""
+    config = ServerConfig(socket_dir=Path(tempfile.gettempdir()))
+    drivers = await build_drivers(config)  # the daemon's own, in memory
+    net = await drivers["test"].network_lookup_by_name("default")
+    sessions = {"": await _session(drivers, config, False),
+                " +metrics": await _session(drivers, config, True)}
     workloads = {
         "daemon: lookup-by-name": [_call(46, ("default",), n) for n in range(calls)],
         "daemon: is-active": [_call(152, (net,), n) for n in range(calls)],
         "daemon: get-xml-desc": [_call(43, (net, 0), n) for n in range(calls)],
         "daemon: list-all (1 net)": [_call(283, (1, 0), n) for n in range(calls)],
     }
-    figures = {}
-    for name, frames in workloads.items():
-        def run(frames: list[bytes] = frames) -> None:
-            for frame in frames:
-                session.data_received(frame)
-        before = transport.written
-        figures[name] = _best(rounds, calls, run)
-        assert transport.written - before == rounds * calls, "a call went unanswered"
-    return figures
+    best = {f"{name}{suffix}": float("inf") for name in workloads for suffix in sessions}
+    for _ in range(rounds):
+        for name, frames in workloads.items():
+            for suffix, (session, transport) in sessions.items():
+                before = transport.written
+                start = time.perf_counter()
+                for frame in frames:
+                    session.data_received(frame)
+                took = time.perf_counter() - start
+                assert transport.written - before == calls, "a call went unanswered"
+                best[f"{name}{suffix}"] = min(best[f"{name}{suffix}"], took)
+    for session, _transport in sessions.values():
+        session.connection_lost(None)
+    return {name: seconds / calls * 1e6 for name, seconds in best.items()}
 
 
 class _Stream:
@@ -138,8 +162,30 @@ async def client_side(rounds: int, calls: int) -> dict[str, float]:
     return {"client: lookup-by-name": _best(rounds, calls, run)}
 
 
+def observer_side(rounds: int, calls: int) -> dict[str, float]:
+    """What the metrics add to a call, alone: one ``call_answered`` of the
+    observer ``rpcnetd --metrics`` installs (a lookup answered, then one refused)."""
+    stats = CallStats({"remote": remote.REMOTE, "rpcnet": RPCNET})
+    header = Header(remote.PROGRAM, remote.VERSION, 46, MessageType.CALL, 1, Status.OK)
+    proc, now = remote.BY_NUMBER[46], time.monotonic()
+    error = remote.decode_error(remote.encode_error(VirError.make(43, 19, "no network")))
+    answered = stats.call_answered
+
+    def ok() -> None:
+        for _ in range(calls):
+            answered(header, proc, ("default",), now, None, None)
+
+    def failed() -> None:
+        for _ in range(calls):
+            answered(header, proc, ("default",), now, None, error)
+
+    return {"metrics: one call observed": _best(rounds, calls, ok),
+            "metrics: one error observed": _best(rounds, calls, failed)}
+
+
 async def measure(rounds: int, calls: int) -> dict[str, float]:
-    return {**await server_side(rounds, calls), **await client_side(rounds, calls)}
+    return {**await server_side(rounds, calls), **observer_side(rounds, calls),
+            **await client_side(rounds, calls)}
 
 
 def main() -> None:
@@ -154,7 +200,7 @@ def main() -> None:
     else:
         figures = uvloop.run(measure(args.rounds, args.calls))
     for name, micros in figures.items():
-        print(f"{name:26s} {micros:6.2f} us per call")
+        print(f"{name:35s} {micros:6.2f} us per call")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from .run import Results
 
 _WORKLOAD_NAMES = {"lookup": "lookup+is-active", "xml": "get-xml-desc"}
+#: rpcnetd with --metrics, scraped every second (``--metrics``)
+METRICS = "rpcnetd+metrics"
 
 
 def _workload(label: str) -> str:
@@ -47,6 +49,8 @@ def _rate(sample: Sample | None) -> float | None:
 def throughput_table(results: Results) -> list[str]:
     servers = results.servers
     header = ["workload", "load", "conns", *(f"{s} calls/s" for s in servers)]
+    if METRICS in servers:
+        header.append("metrics on/off")
     if "libvirtd" in servers:
         header.append("rpcnetd/libvirtd")
     header.append("rpcnetd/ceiling")
@@ -55,6 +59,8 @@ def throughput_table(results: Results) -> list[str]:
         cells = [_workload(label), loadgen, str(conns)]
         cells += [f"{row[s].rate:,.0f}" if s in row else "-" for s in servers]
         mine = _rate(row.get("rpcnetd"))
+        if METRICS in servers:
+            cells.append(_fmt_ratio(_ratio(_rate(row.get(METRICS)), mine)))
         if "libvirtd" in servers:
             cells.append(_fmt_ratio(_ratio(mine, _rate(row.get("libvirtd")))))
         cells.append(_fmt_ratio(_ratio(mine, _rate(row.get("ceiling")))))
@@ -202,6 +208,14 @@ def targets(results: Results) -> list[str]:
     return out
 
 
+def scrape_lines(seconds: list[float]) -> list[str]:
+    """How long the scrapes took (they grow with the networks defined)."""
+    ordered = sorted(seconds)
+    median = ordered[len(ordered) // 2]
+    return [f"{len(ordered)} scrapes: median {1000 * median:.1f} ms, "
+            f"max {1000 * ordered[-1]:.1f} ms"]
+
+
 def render(results: Results, machine: str, elapsed: float) -> str:
     plan = results.plan
     parts = [
@@ -227,5 +241,8 @@ def render(results: Results, machine: str, elapsed: float) -> str:
         parts += ["## rpcnet client vs Python bindings (same server)", "", *client, ""]
     if results.scale or results.connections:
         parts += ["## Scale", "", *scale_table(results), ""]
+    if results.scrapes:
+        parts += ["## Scrapes of rpcnetd+metrics (every second, through the run)", "",
+                  *scrape_lines(results.scrapes), ""]
     parts += ["## Targets", "", *targets(results)]
     return "\n".join(parts)

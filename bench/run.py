@@ -27,7 +27,7 @@ from rpcnet.client.driver import RemoteDriver
 from . import report
 from .load import Sample, bindings_available, rpcnet_load, spawned_load
 from .scale import ConnectionsResult, define_networks, many_connections, raw_list_all_seconds
-from .servers import Ceiling, Libvirtd, Rpcnetd, Target, rss_bytes
+from .servers import Ceiling, Libvirtd, Rpcnetd, RpcnetdWithMetrics, Target, rss_bytes
 
 _CPUS = os.cpu_count() or 1
 
@@ -67,6 +67,8 @@ class Results:
     connections: dict[str, ConnectionsResult] = field(default_factory=dict)
     servers: list[str] = field(default_factory=list)
     loadgens: list[str] = field(default_factory=list)
+    #: seconds each scrape of rpcnetd+metrics took (``--metrics``)
+    scrapes: list[float] = field(default_factory=list)
 
 
 def progress(text: str) -> None:
@@ -87,7 +89,8 @@ async def run_cells(results: Results, targets: Sequence[Target], workload: str,
                 f"{name} {s.rate:,.0f}/s" for name, s in row.items()))
 
 
-async def run(plan: Plan, with_libvirtd: bool, with_bindings: bool) -> Results:
+async def run(plan: Plan, with_libvirtd: bool, with_bindings: bool,
+              with_metrics: bool = False) -> Results:
     results = Results(plan)
     results.loadgens = (["bindings"] if with_bindings else []) + ["rpcnet"]
     targets: list[Target] = []
@@ -95,6 +98,8 @@ async def run(plan: Plan, with_libvirtd: bool, with_bindings: bool) -> Results:
     try:
         progress("starting servers")
         targets.append(Rpcnetd())
+        if with_metrics:
+            targets.append(RpcnetdWithMetrics())
         if with_libvirtd:
             targets.append(Libvirtd())
         targets.append(Ceiling())
@@ -114,6 +119,8 @@ async def run(plan: Plan, with_libvirtd: bool, with_bindings: bool) -> Results:
             await keeper.close()
         for target in targets:
             target.stop()
+            if isinstance(target, RpcnetdWithMetrics):
+                results.scrapes = target.scrapes
     return results
 
 
@@ -173,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the libvirtd peer (needs root and libvirtd)")
     parser.add_argument("--no-bindings", action="store_true",
                         help="skip the libvirt Python bindings load generator")
+    parser.add_argument("--metrics", action="store_true",
+                        help="also run rpcnetd with --metrics, scraped every second, beside "
+                             "the plain one (cell by cell, as the other servers)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     changes = {"duration": args.duration, "load_processes": args.processes}
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         runner = asyncio.run
     else:
         runner = uvloop.run
-    results = runner(run(plan, not args.no_libvirtd, with_bindings))
+    results = runner(run(plan, not args.no_libvirtd, with_bindings, args.metrics))
     assert isinstance(results, Results)
     print(report.render(results, machine, time.monotonic() - started))
     return 0

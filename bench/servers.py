@@ -7,9 +7,13 @@ Each is a separate process on a UNIX socket; the benchmark needs its URI
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import urllib.request
 from pathlib import Path
 from typing import Protocol
 
@@ -47,6 +51,41 @@ class Rpcnetd:
 
     def stop(self) -> None:
         self._peer.cleanup()
+
+
+class RpcnetdWithMetrics(Rpcnetd):
+    """rpcnetd with ``--metrics`` on loopback, scraped every ``interval``
+    seconds for as long as it runs (as a Prometheus would, but more often
+    than Prometheus's default 15 s); keeps how long each scrape took."""
+
+    name = "rpcnetd+metrics"
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self._peer = RpcnetdPeer(extra_args=("--metrics", "127.0.0.1:0")).start()
+        found = re.search(r"serving metrics on (http://\S+/metrics)", self._peer.log())
+        assert found is not None, self._peer.log()
+        self.url = found.group(1)
+        #: seconds each scrape took, in order
+        self.scrapes: list[float] = []
+        self._stopping = threading.Event()
+        self._scraper = threading.Thread(target=self._scrape_every, args=(interval,),
+                                         name="scraper", daemon=True)
+        self._scraper.start()
+
+    def _scrape_every(self, interval: float) -> None:
+        while not self._stopping.wait(interval):
+            start = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.url, timeout=30) as answer:
+                    answer.read()
+            except OSError:
+                continue
+            self.scrapes.append(time.perf_counter() - start)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._scraper.join()
+        super().stop()
 
 
 class Libvirtd:

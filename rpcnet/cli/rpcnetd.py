@@ -10,6 +10,7 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rpcnet.cli.daemon_conf import load_daemon_conf
 from rpcnet.driver.base import NetworkDriver
@@ -25,6 +26,9 @@ from rpcnet.server.config import SOCKET_NAME, ServerConfig
 from rpcnet.server.daemon import Server, serve_until_signalled
 from rpcnet.server.notify import Notifier
 from rpcnet.server.tls import ServerCredentials, TlsListenerConfig, parse_listen_address
+
+if TYPE_CHECKING:
+    from rpcnet.server.metrics import MetricsEndpoint
 
 DEFAULT_SOCKET_DIR = Path("/run/rpcnet")
 DEFAULT_HOST_STATE_DIR = Path("/var/lib/rpcnet")
@@ -95,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="allow only client certificates whose DN (as `rpcnet pki dn` "
                           "prints it) matches this glob (repeatable; default: any DN)")
     tls.add_argument("--tls-handshake-timeout", metavar="SECONDS", type=float, default=10.0)
+    parser.add_argument("--metrics", metavar="ADDR:PORT", type=_metrics_address, default=None,
+                        help="serve Prometheus metrics over HTTP on ADDR:PORT (e.g. "
+                             "127.0.0.1:9177; IPv6 as [ADDR]:PORT); needs prometheus-client "
+                             "(pip install 'rpcnet[metrics]') (default: off)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log debug messages (wins over the config's log_level)")
     return parser
@@ -131,6 +139,18 @@ def _seconds(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
     return int(text)
+
+
+def _metrics_address(text: str) -> tuple[str, int]:
+    try:
+        from rpcnet.server.metrics import parse_metrics_address
+    except ImportError:
+        raise argparse.ArgumentTypeError(
+            "needs prometheus-client: pip install 'rpcnet[metrics]'") from None
+    try:
+        return parse_metrics_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _listen_address(text: str) -> tuple[str, int]:
@@ -195,22 +215,41 @@ async def build_drivers(
 async def run(config: ServerConfig, tls: Sequence[TlsListenerConfig] = (),
               tools: Tools | None = None, *, activation: Activation | None = None,
               activated_tls: TlsListenerConfig | None = None,
-              notifier: Notifier | None = None) -> None:
+              notifier: Notifier | None = None,
+              metrics: tuple[str, int] | None = None) -> None:
     """Serve until told to stop: on the sockets of ``activation`` if given
-    (``activated_tls`` for a TLS one), else on sockets of its own."""
+    (``activated_tls`` for a TLS one), else on sockets of its own; Prometheus
+    metrics on ``metrics`` (host, port) if given."""
     state = network_state_dir(config)
     if state is not None:
         lock_directory(state)  # held until the process ends; raises StateInUse
-    server = Server(config, await build_drivers(config, tools), activation=activation,
-                    tls=activated_tls, notifier=notifier)
-    serve_admin(server)
+    # bound first: a metrics address that cannot be served stops the start
+    # before any network is touched
+    endpoint = _start_metrics(*metrics) if metrics is not None else None
     try:
-        for listener in tls:
-            await server.listen_tls(listener)
-    except BaseException:
-        await server.stop()
-        raise
-    await serve_until_signalled(server)
+        server = Server(config, await build_drivers(config, tools), activation=activation,
+                        tls=activated_tls, notifier=notifier)
+        serve_admin(server)
+        if endpoint is not None:
+            endpoint.metrics.attach(server)
+        try:
+            for listener in tls:
+                await server.listen_tls(listener)
+        except BaseException:
+            await server.stop()
+            raise
+        await serve_until_signalled(server)
+    finally:
+        if endpoint is not None:
+            await endpoint.stop()
+
+
+def _start_metrics(host: str, port: int) -> MetricsEndpoint:
+    from rpcnet.server.metrics import MetricsEndpoint
+
+    endpoint = MetricsEndpoint(host, port)
+    endpoint.start()
+    return endpoint
 
 
 def log_settings(args: argparse.Namespace) -> logsetup.LogSettings:
@@ -281,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("socket activation: %s", ", ".join(
             f"{name} (fd {fd})" for fd, name in activation.names.items()))
     serving = run(config, tls, Tools(dnsmasq=args.dnsmasq, nft=args.nft), activation=activation,
-               activated_tls=tls_settings(args), notifier=Notifier.from_environment())
+               activated_tls=tls_settings(args), notifier=Notifier.from_environment(),
+               metrics=args.metrics)
     try:
         try:
             import uvloop

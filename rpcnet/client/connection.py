@@ -124,14 +124,16 @@ class Connection:
 
     # -- calls ------------------------------------------------------------
 
-    def call(self, number: int, args: tuple[Any, ...]) -> asyncio.Future[Any]:
-        """Send a call; the future resolves to the decoded return tuple (or None)."""
+    def call(self, number: int, args: tuple[Any, ...],
+             program: Program | None = None) -> asyncio.Future[Any]:
+        """Send a call (of a companion ``program`` of the server's, if given);
+        the future resolves to the decoded return tuple (or None)."""
         future: asyncio.Future[Any] = self._loop.create_future()
         if self._closed is not None:
             future.set_exception(self._closed)
             return future
         try:
-            self._conn.send_call(number, args, future)
+            self._conn.send_call(number, args, future, program)
         except XdrError as exc:
             future.set_exception(VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.RPC, str(exc)))
             return future

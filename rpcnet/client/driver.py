@@ -1,7 +1,9 @@
 """``RemoteDriver``: the NetworkDriver interface over a libvirt-protocol connection.
 
-Its methods are generated from the REMOTE procedure table, so a remote host
-is driven through exactly the interface the daemon serves. Event callbacks
+Its methods are generated from the procedure tables (REMOTE's, and
+rpcnet's own program's, whose calls a libvirtd answers "Cannot find
+program"), so a remote host is driven through exactly the interface the
+daemon serves. Event callbacks
 get local ids. As libvirt's own remote driver does, callbacks for the same
 event and network share one server-side registration (libvirtd refuses a
 second one: "event callback already tracked"); the driver registers those
@@ -27,8 +29,8 @@ from rpcnet.client.tls import ClientCredentials, client_context
 from rpcnet.client.uri import RemoteUri
 from rpcnet.driver.base import LifecycleCallback, NetworkDriver
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
-from rpcnet.protocol import remote
-from rpcnet.protocol.program import CallStyle, Procedure
+from rpcnet.protocol import remote, rpcnet_program
+from rpcnet.protocol.program import CallStyle, Procedure, Program
 from rpcnet.protocol.remote import Feature, Proc
 from rpcnet.protocol.values import NetworkRef, TypedParam
 
@@ -370,12 +372,13 @@ async def _dial(uri: RemoteUri, readonly: bool, interval: float, count: int) -> 
     return conn
 
 
-def _stub(proc: Procedure) -> Callable[..., Awaitable[Any]]:
+def _stub(proc: Procedure, program: Program | None = None) -> Callable[..., Awaitable[Any]]:
+    """The method calling ``proc`` (of a companion ``program`` if given)."""
     number, style, has_ret = proc.number, proc.style, proc.ret_fields > 0
 
     if style is CallStyle.PLAIN:
         async def plain(self: RemoteDriver, *args: Any) -> Any:
-            ret = await self._conn.call(number, args)
+            ret = await self._conn.call(number, args, program)
             return ret[0] if has_ret else None
         return plain
     if style is CallStyle.LIST_ALL:
@@ -393,10 +396,12 @@ def _stub(proc: Procedure) -> Callable[..., Awaitable[Any]]:
 
 
 def _install_stubs() -> None:
-    for proc in remote.PROCEDURES:
+    companion = rpcnet_program.RPCNET
+    for proc, program in [*((p, None) for p in remote.PROCEDURES),
+                          *((p, companion) for p in rpcnet_program.PROCEDURES)]:
         if proc.method is None or proc.method in RemoteDriver.__dict__:
             continue
-        stub = _stub(proc)
+        stub = _stub(proc, program)
         stub.__name__ = stub.__qualname__ = proc.method
         stub.__doc__ = f"{proc.api} over the wire (procedure {proc.number})."
         setattr(RemoteDriver, proc.method, stub)

@@ -8,23 +8,37 @@ saves; the backend acts and reports. A new backend is one class with the
 methods below (:class:`NullBackend` is the smallest).
 
 Calls come under the service's lock, one at a time, except
-:meth:`Backend.link_names` (before the lock is taken) and
+:meth:`Backend.link_names` (before the lock is taken),
 :meth:`Backend.virtual_functions`/:meth:`Backend.is_virtual_function`,
-which must not block. A backend that also works on its own (the host
-backend's background re-assertion) keeps that apart from the calls with a
-lock of its own, and reports what it finds gone through
-:meth:`Backend.on_vanished`.
+which must not block, and :meth:`Backend.stats`, which only reads and may
+run beside any other call (a scrape must not wait for a network's start).
+A backend that also works on its own (the host backend's background
+re-assertion) keeps that apart from the calls with a lock of its own, and
+reports what it finds gone through :meth:`Backend.on_vanished`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from rpcnet.netxml import NetworkDef, PciAddress, UpdateSection
-from rpcnet.protocol.values import DhcpLease
+from rpcnet.protocol.values import DhcpLease, DnsmasqState, LinkCounters
 
 from . import sysfs
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeStats:
+    """What a backend reads of one running network for its statistics."""
+
+    #: the kernel's counters of its bridge (None: none to read)
+    link: LinkCounters | None = None
+    #: DHCP leases in use
+    leases: int = 0
+    #: its DHCP and DNS server (None: none runs for it)
+    dnsmasq: DnsmasqState | None = None
 
 
 class Backend(Protocol):
@@ -68,6 +82,12 @@ class Backend(Protocol):
         it ran as; the backend has already removed what was left of it."""
         ...
 
+    async def stats(self, running: Mapping[str, NetworkDef]) -> Mapping[str, RuntimeStats]:
+        """Read now what runs of the running networks ``running`` (by name):
+        kernel counters, leases, dnsmasq. A network it has nothing of may be
+        left out. Must not fail for a network that stops meanwhile."""
+        ...
+
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         """The virtual functions of the SR-IOV physical function ``pf``, with
         their netdev names where they have one."""
@@ -107,6 +127,9 @@ class NullBackend:
 
     def on_vanished(self, report: Callable[[str, NetworkDef], None]) -> None:
         pass  # nothing runs outside memory, so nothing vanishes
+
+    async def stats(self, running: Mapping[str, NetworkDef]) -> Mapping[str, RuntimeStats]:
+        return {}  # no bridge, no counters, no DHCP server
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return sysfs.virtual_functions(pf)

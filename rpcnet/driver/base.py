@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from enum import IntEnum, IntFlag
 
 from rpcnet.errors import ErrorDomain, unsupported
-from rpcnet.protocol.values import DhcpLease, NetworkRef, PortRef, TypedParam
+from rpcnet.protocol.values import DhcpLease, NetworkRef, NetworkStats, PortRef, TypedParam
 
 # Declared in rpcnet.vocabulary; the client's public API also names them from here.
 from rpcnet.vocabulary import UpdateCommand as UpdateCommand
@@ -220,3 +220,10 @@ class NetworkDriver:
 
     async def network_port_delete(self, port: PortRef, flags: int) -> None:
         raise unsupported("virNetworkPortDelete")
+
+    # -- statistics (rpcnet's own program, not libvirt's) -----------------------
+
+    async def network_list_stats(self, name: str | None, flags: int) -> list[NetworkStats]:
+        """The counters of network ``name``, or of every network if None
+        (traffic of its bridge, DHCP leases and pool, ports, dnsmasq)."""
+        raise unsupported("rpcnetNetworkListStats")

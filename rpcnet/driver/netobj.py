@@ -35,6 +35,8 @@ class NetObj:
     #: connections of the running network, its devices and its QoS, as libvirt counts them
     usage: Usage = field(default_factory=Usage)
     _xml: list[tuple[NetworkDef, str]] = field(default_factory=list)
+    #: a definition and its DHCP pool size (statistics ask at every scrape)
+    pool: tuple[NetworkDef, int] | None = None
 
     @property
     def active(self) -> bool:

@@ -43,9 +43,9 @@ from rpcnet.netxml import (
     parse_port,
     update_network,
 )
-from rpcnet.protocol.values import DhcpLease, NetworkRef, PortRef, TypedParam
+from rpcnet.protocol.values import DhcpLease, NetworkRef, NetworkStats, PortRef, TypedParam
 
-from . import definitions
+from . import definitions, stats
 from .backend import Backend, NullBackend
 from .base import (
     DefineFlags,
@@ -514,6 +514,23 @@ class NetworkService(NetworkDriver):
     async def network_port_get_parameters(self, port: PortRef, flags: int) -> list[TypedParam]:
         self.policy.check_flags(flags, 0, "PortGetParameters")
         return get_parameters(self._port(port)[1])
+
+    # -- statistics ---------------------------------------------------------------
+
+    async def network_list_stats(self, name: str | None, flags: int) -> list[NetworkStats]:
+        """Counters of ``name`` (or of all networks), read now; without the
+        lock, so that a scrape never waits for a network's start."""
+        self.policy.check_flags(flags, 0, "ListStats")
+        if name is None:
+            objs = list(self._nets)
+        elif (obj := self._nets.by_name.get(name)) is not None:
+            objs = [obj]
+        else:
+            raise self._no_name(name)
+        running = {obj.name: obj.live for obj in objs if obj.live is not None}
+        read = await self._backend.stats(running) if running else {}
+        return [stats.network_stats(obj, read.get(obj.name) if obj.active else None)
+                for obj in objs]
 
     # -- state: fresh, saved, loaded ---------------------------------------------
 

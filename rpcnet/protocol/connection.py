@@ -41,6 +41,13 @@ another interval passed, the connection is closed (``keepalive.py``). The
 server starts it when the client asks the program's keepalive feature; the
 client when the server said it supports it (:meth:`start_keepalive`).
 
+Companion programs: a server end may serve further programs beside its own
+on the same connection (``companions``), as libvirtd serves QEMU's and LXC's
+beside REMOTE: their calls are checked by the same rules against their own
+tables, share the connection's open and read-only state, and come out as
+:class:`Call` events like the others (the header says the program). A
+client end calls one with ``send_call(..., program=...)``.
+
 Events are NamedTuples: a call costs one, as it costs the framer's header.
 
 Observers: a server end may carry a :class:`CallObserver` (metrics, a record
@@ -53,6 +60,7 @@ single ``is None`` test.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
@@ -271,7 +279,8 @@ class ServerConnection(RpcConnection[Call]):
 
     def __init__(self, program: Program, *, readonly: bool = False,
                  max_message: int = MAX_MESSAGE, keepalive_interval: float = 0.0,
-                 keepalive_count: int = 0, auth_types: tuple[int, ...] = (AUTH_NONE,)) -> None:
+                 keepalive_count: int = 0, auth_types: tuple[int, ...] = (AUTH_NONE,),
+                 companions: Sequence[Program] = ()) -> None:
         super().__init__(program, max_message=max_message)
         #: write calls are denied (a read-only socket, or opened read-only)
         self.readonly = readonly
@@ -281,7 +290,12 @@ class ServerConnection(RpcConnection[Call]):
         self._refusal_deadline = float("inf")
         self._procedures = program.procedures
         self._prog, self._vers = program.number, program.version
-        self._open, self._close_proc = program.open, program.close
+        # compared by identity: a companion's procedure may have the same number
+        self._open_proc = program.procedures.get(program.open)
+        self._close_proc = program.procedures.get(program.close)
+        self._companions = {(p.number, p.version): p for p in companions}
+        if any(p.style is _ANSWERED_HERE for c in companions for p in c.procedures.values()):
+            raise ValueError("a companion program's calls are answered by the application")
         #: told of every answered call (None: nobody listens)
         self.observer: CallObserver | None = None
 
@@ -304,18 +318,22 @@ class ServerConnection(RpcConnection[Call]):
                 self._answered_here(header, None, None, None,
                                     rpc_error("file descriptor passing is not supported"))
             return None  # REPLY, MESSAGE, STREAM... from a client: ignored, as libvirtd does
+        program = self.program
         if prog != self._prog or header[1] != self._vers:
-            self._answered_here(header, None, None, None,
-                                rpc_error(f"Cannot find program {prog} version {header[1]}"))
-            return None
+            companion = self._companions.get((prog, header[1]))
+            if companion is None:
+                self._answered_here(header, None, None, None,
+                                    rpc_error(f"Cannot find program {prog} version {header[1]}"))
+                return None
+            program = companion
         if header[5] != _OK:
             self._answered_here(header, None, None, None,
                                 rpc_error(f"Unexpected message status {header[5]}"))
             return None
-        proc = self._procedures.get(header[2])
+        proc = program.procedures.get(header[2])
         if proc is None or proc.style is _EVENT:
             self._answered_here(header, None, None, None,
-                                self.program.unknown_call_error(header[2], self.opened))
+                                program.unknown_call_error(header[2], self.opened))
             return None
         try:
             args = proc.args.decode(payload, exact=False)
@@ -324,13 +342,13 @@ class ServerConnection(RpcConnection[Call]):
             self._answered_here(header, proc, None, None,
                                 rpc_error("Unable to decode message payload"))
             return None
-        if not self.opened and proc.number not in self.program.pre_open:
-            self._answered_here(header, proc, args, None, self.program.not_open(proc.name))
+        if not self.opened and proc.number not in program.pre_open:
+            self._answered_here(header, proc, args, None, program.not_open(proc.name))
         elif self.readonly and not proc.readonly:
-            self._answered_here(header, proc, args, None, self.program.denied_error(proc))
+            self._answered_here(header, proc, args, None, program.denied_error(proc))
         elif proc.style is _ANSWERED_HERE:
             self._answer_handshake(header, proc, args)
-        elif proc.number == self._open and self.opened and self.program.open_once:
+        elif proc is self._open_proc and self.opened and program.open_once:
             self._answered_here(header, proc, args, None,
                                 internal_error(ErrorDomain.RPC, "connection already open"))
         else:
@@ -391,12 +409,11 @@ class ServerConnection(RpcConnection[Call]):
         self._out.append(reply_frame(header, _OK, payload))
         if self.observer is not None:
             self.observer.call_answered(header, proc, args, received, result, None)
-        number = header[2]
-        if number == self._open:
+        if proc is self._open_proc:
             self.opened = True
             if self.program.opens_readonly(args):
                 self.readonly = True
-        elif number == self._close_proc:
+        elif proc is self._close_proc:
             self._close(CLOSED_BY_CLIENT)
 
     def _answered_here(self, header: Header, proc: Procedure | None,
@@ -468,10 +485,13 @@ class ClientConnection(RpcConnection[Reply[T] | Notification], Generic[T]):
         self._pending: dict[int, tuple[Procedure, T]] = {}
         self._procedures = program.procedures
         self._prog, self._vers = program.number, program.version
-        self._open = program.open
+        self._open_proc = program.procedures.get(program.open)
 
-    def send_call(self, number: int, args: tuple[Any, ...], token: T) -> int:
-        """Queue a call of procedure ``number``; returns its serial.
+    def send_call(self, number: int, args: tuple[Any, ...], token: T,
+                  program: Program | None = None) -> int:
+        """Queue a call of procedure ``number`` of the connection's program
+        (or of the companion ``program`` the server serves beside it);
+        returns its serial.
 
         Raises :class:`LocalProtocolError` if the program has no such
         procedure or the connection is closed, and
@@ -479,14 +499,18 @@ class ClientConnection(RpcConnection[Reply[T] | Notification], Generic[T]):
         either way nothing was queued."""
         if self.closed is not None:
             raise LocalProtocolError(f"connection closed: {self.closed.reason}")
-        proc = self._procedures.get(number)
+        if program is None:
+            procedures, prog, vers = self._procedures, self._prog, self._vers
+        else:
+            procedures, prog, vers = program.procedures, program.number, program.version
+        proc = procedures.get(number)
         if proc is None or proc.style is _EVENT:
             raise LocalProtocolError(f"procedure {number} is not a call of this program")
         payload = proc.args.encode(args)
         serial = self._serial
         self._serial = (serial + 1) & 0xFFFFFFFF
         self._pending[serial] = (proc, token)
-        self._out.append(frame_header(self._prog, self._vers, number, _CALL, serial, _OK,
+        self._out.append(frame_header(prog, vers, number, _CALL, serial, _OK,
                                       len(payload)) + payload)
         return serial
 
@@ -522,7 +546,7 @@ class ClientConnection(RpcConnection[Reply[T] | Notification], Generic[T]):
         try:
             if header[5] == _OK:
                 result = proc.ret.decode(payload)
-                if proc.number == self._open:
+                if proc is self._open_proc:
                     self.opened = True
                 return _new_tuple(Reply, (token, result, None))
             return _new_tuple(Reply, (token, None, decode_error(payload)))

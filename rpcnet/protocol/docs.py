@@ -1,12 +1,12 @@
 """Render the tables of supported procedures (docs/procedures.md) from the
-REMOTE and ADMIN programs' tables.
+tables of the REMOTE and ADMIN programs and of rpcnet's own.
 
     python -m rpcnet.protocol.docs > docs/procedures.md
 """
 
 from __future__ import annotations
 
-from rpcnet.protocol import admin, remote
+from rpcnet.protocol import admin, remote, rpcnet_program
 from rpcnet.protocol.program import CallStyle
 
 _HANDLER = {
@@ -20,7 +20,8 @@ def render() -> str:
     lines = [
         "# Supported procedures",
         "",
-        "Generated from `rpcnet/protocol/remote.py` and `rpcnet/protocol/admin.py` by",
+        "Generated from `rpcnet/protocol/remote.py`, `rpcnet/protocol/admin.py` and",
+        "`rpcnet/protocol/rpcnet_program.py` by",
         "`python -m rpcnet.protocol.docs`; a unit test keeps it in step with the tables.",
         "",
         "REMOTE program 0x20008086 version 1, plus KEEPALIVE 0x6b656570 (PING 1, PONG 2).",
@@ -50,6 +51,23 @@ def render() -> str:
     ]
     for proc in sorted(admin.PROCEDURES, key=lambda p: p.number):
         lines.append(f"| {proc.number} | {proc.name} | `{proc.api}` |")
+    lines += [
+        "",
+        "## rpcnet's own program",
+        "",
+        f"Program {rpcnet_program.PROGRAM:#x} (ASCII \"rpcn\") version {rpcnet_program.VERSION},",
+        "from `rpcnet/protocol/rpcnet_program.py`: what libvirt has no procedure for. It is",
+        "served beside REMOTE on the same connection (after REMOTE's CONNECT_OPEN, for",
+        "the driver that open chose); a libvirtd answers its calls",
+        "\"Cannot find program\" and keeps the connection.",
+        "",
+        "| # | procedure | read-only | served by |",
+        "|---|---|---|---|",
+    ]
+    for proc in rpcnet_program.PROCEDURES:
+        readonly = "yes" if proc.readonly else "denied"
+        lines.append(f"| {proc.number} | {proc.name} | {readonly} | "
+                     f"`NetworkDriver.{proc.method}` |")
     return "\n".join(lines) + "\n"
 
 

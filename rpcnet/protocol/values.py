@@ -78,3 +78,48 @@ class TypedParam:
     field: str
     type: int
     value: int | float | bool | str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCounters:
+    """The kernel's counters of a network's bridge (``rtnl_link_stats64``):
+    what the host sends into the bridge is its ``tx``, what guests send to
+    the host through it is its ``rx``. Traffic between two guests of the
+    same bridge is not counted here."""
+
+    rx_bytes: int
+    tx_bytes: int
+    rx_packets: int
+    tx_packets: int
+    rx_dropped: int
+    tx_dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class DnsmasqState:
+    """A network's dnsmasq as its supervisor sees it."""
+
+    up: bool
+    #: times the supervisor restarted it since the daemon started
+    restarts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkStats:
+    """``rpcnet_network_stats``: one network's counters (rpcnet's own program)."""
+
+    name: str
+    active: bool
+    #: its bridge, if it has one
+    bridge: str | None
+    #: None when the backend has no kernel counters for it (inactive, the
+    #: in-memory driver, a forward mode that uses the host's interfaces)
+    link: LinkCounters | None
+    #: DHCP leases in use (not expired)
+    leases: int
+    #: addresses in its DHCP ranges (0: no DHCP)
+    pool_size: int
+    #: ports in use (virNetworkPort objects)
+    ports: int
+    #: None when no dnsmasq runs for it (inactive, or the in-memory driver)
+    dnsmasq: DnsmasqState | None

@@ -29,6 +29,7 @@ from rpcnet.driver.base import NetworkDriver
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.server.activation import Activation, Role
 from rpcnet.server.config import ServerConfig, privileged
+from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.idle import IdleTimer
 from rpcnet.server.limits import ClientLimits
 from rpcnet.server.notify import Notifier
@@ -59,6 +60,7 @@ class Server:
         self._client_ids = itertools.count(1)
         #: each new session asks these for observers of its calls (observers.py)
         self.call_observers: list[ObserverFactory] = []
+        self.counters = DaemonCounters()
         self.activation = activation
         self.notifier = notifier if notifier is not None else Notifier(None)
         #: the listening sockets by role, created here or passed in
@@ -91,6 +93,7 @@ class Server:
         """
         refusal = self.limits.refusal(len(self.sessions))
         if refusal is not None:
+            self.counters.refuse("max_clients")
             return refusal
         session.client_id = next(self._client_ids)
         self.sessions.add(session)
@@ -202,7 +205,8 @@ class Server:
         if the address cannot be bound.
         """
         acceptor = TlsAcceptor(tls, lambda: Session(self, readonly_socket=False, secure=True,
-                                                    transport_name="tls"), self.limits)
+                                                    transport_name="tls"), self.limits,
+                               counters=self.counters)
         await acceptor.start(sockets)
         self._tls_acceptors.append(acceptor)
 

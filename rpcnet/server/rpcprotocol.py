@@ -91,7 +91,11 @@ class RpcProtocol(asyncio.Protocol):
         self.peer = f"{base} [{identity.describe()}]" if identity.params else base
 
     def data_received(self, data: bytes) -> None:
-        self.conn.receive_data(data, self._loop.time())
+        # time.monotonic, not the loop's clock: uvloop's steps by milliseconds
+        # (cached per iteration), and a call's latency is measured from this
+        # (call observers). Timers run on the loop's clock, which never runs
+        # ahead of it, so a deadline is only ever met late by that step.
+        self.conn.receive_data(data, time.monotonic())
         self._process()
 
     def eof_received(self) -> bool | None:

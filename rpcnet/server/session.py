@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError, internal_error, rpc_error
 from rpcnet.protocol import remote
-from rpcnet.protocol.connection import Call, ServerConnection
+from rpcnet.protocol.connection import KEEPALIVE_TIMEOUT, Call, ServerConnection
 from rpcnet.protocol.remote import CallStyle, Proc
+from rpcnet.protocol.rpcnet_program import RPCNET
 from rpcnet.protocol.values import NetworkRef, TypedParam
 from rpcnet.server.config import ServerConfig
+from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.dispatch import call_driver
 from rpcnet.server.identity import Identity
 from rpcnet.server.observers import ObserverFactory, observer_for
@@ -46,6 +48,8 @@ class SessionServer(Protocol):
     privileged: bool
     #: what watches each client's calls (metrics, the test kit's record)
     call_observers: list[ObserverFactory]
+    #: what the daemon counts besides calls (events, keepalive drops, ...)
+    counters: DaemonCounters
 
     def admit(self, session: Session) -> str | None:
         """Count a new client in; returns why it is refused, or None."""
@@ -58,7 +62,8 @@ class SessionServer(Protocol):
 
 
 class Session(RpcProtocol):
-    """The server side of one client connection of the REMOTE program."""
+    """The server side of one client connection of the REMOTE program (and
+    of rpcnet's own program beside it, whose calls go to the driver too)."""
 
     #: the sans-IO connection a session drives (the test kit's adds faults)
     connection_type: ClassVar[type[ServerConnection]] = ServerConnection
@@ -70,7 +75,7 @@ class Session(RpcProtocol):
             self.connection_type(remote.REMOTE, readonly=readonly_socket,
                              max_message=config.max_message,
                              keepalive_interval=config.keepalive_interval,
-                             keepalive_count=config.keepalive_count),
+                             keepalive_count=config.keepalive_count, companions=(RPCNET,)),
             max_requests=config.max_client_requests, max_backlog=config.max_client_backlog)
         self.server = server
         self.config = config
@@ -91,6 +96,7 @@ class Session(RpcProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         log.info("client connected: %s%s", self.peer, " (read-only)" if self.readonly else "")
+        self.server.counters.connected(self.transport_name)
         if self.server.call_observers:
             self.conn.observer = observer_for(self, self.server.call_observers)
         refusal = self.server.admit(self)
@@ -103,6 +109,8 @@ class Session(RpcProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         log.info("client disconnected: %s", self.peer)
+        if self.conn.closed is KEEPALIVE_TIMEOUT:
+            self.server.counters.keepalive_drops += 1
         self.server.forget(self)
         if self.callbacks and self.driver is not None:
             self._loop.create_task(self._drop_callbacks(self.driver, list(self.callbacks)))
@@ -190,6 +198,7 @@ class Session(RpcProtocol):
         if self._closing:
             return
         self.conn.send_message(Proc.NETWORK_EVENT_LIFECYCLE, args)
+        self.server.counters.events_delivered += 1
         self._flush()
 
 

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from cryptography import x509
 
+from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.dn import DnAllowList, certificate_dn
 from rpcnet.server.limits import ClientLimits
 
@@ -143,8 +144,10 @@ class TlsAcceptor:
     """Listens on one address and starts a session on each TLS client that passes."""
 
     def __init__(self, config: TlsListenerConfig,
-                 session_factory: Callable[[], asyncio.Protocol], limits: ClientLimits) -> None:
+                 session_factory: Callable[[], asyncio.Protocol], limits: ClientLimits,
+                 counters: DaemonCounters | None = None) -> None:
         self.config = config
+        self.counters = counters if counters is not None else DaemonCounters()
         #: the server's limits: connections in their TLS handshake at once, on
         #: all its listeners, are ``max_unauth`` at most (libvirtd's
         #: max_anonymous_clients); more are closed at once
@@ -205,6 +208,7 @@ class TlsAcceptor:
             if not self.limits.handshake_allowed():
                 log.warning("TLS client %s dropped: %d handshakes already in progress",
                             _peer(conn), self.limits.unauth)
+                self.counters.refuse("max_anonymous_clients")
                 conn.close()
                 continue
             # counted from accept, so a burst cannot overshoot
@@ -226,6 +230,7 @@ class TlsAcceptor:
                 ssl_handshake_timeout=self.config.handshake_timeout)
         except Exception as exc:
             log.warning("TLS client %s rejected: handshake failed: %s", peer, _reason(exc))
+            self.counters.tls_failure("handshake")
         finally:
             self.handshaking -= 1
             self.limits.unauth -= 1
@@ -241,11 +246,13 @@ class TlsAcceptor:
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
             log.warning("TLS client %s rejected: No certificate was found", peer)
+            self.counters.tls_failure("no_certificate")
             return False
         dn = certificate_dn(x509.load_der_x509_certificate(der))
         if not self.allowed.allows(dn):
             log.warning("TLS client %s rejected: Client's Distinguished Name is not on the "
                         "list of allowed clients (tls_allowed_dn_list): %s", peer, dn)
+            self.counters.tls_failure("dn_not_allowed")
             return False
         log.info("TLS client %s accepted: %s (%s)", peer, dn, ssl_object.version())
         return True

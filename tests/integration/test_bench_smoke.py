@@ -1,4 +1,5 @@
-"""The benchmark harness still runs: `python -m bench --quick` against rpcnetd,
+"""The benchmark harness still runs: `python -m bench --quick --metrics` against rpcnetd
+(also with --metrics, scraped),
 a real libvirtd and the ceiling server, with both load generators.
 
 A smoke run only: it checks that every table was printed, never a figure
@@ -19,17 +20,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_quick_bench_prints_every_table(libvirtd_available: None, system_python: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--metrics"], cwd=ROOT,
                             capture_output=True, text=True, timeout=110, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     for heading in ("## Throughput (calls/s)", "## Latency per call",
                     "## rpcnet client vs Python bindings (same server)", "## Scale",
-                    "## Targets"):
+                    "## Scrapes of rpcnetd+metrics", "## Targets"):
         assert heading in out, out
     header = next(line for line in out.splitlines() if line.startswith("| workload"))
-    for column in ("rpcnetd calls/s", "libvirtd calls/s", "ceiling calls/s",
-                   "rpcnetd/libvirtd", "rpcnetd/ceiling"):
+    for column in ("rpcnetd calls/s", "rpcnetd+metrics calls/s", "libvirtd calls/s",
+                   "ceiling calls/s", "metrics on/off", "rpcnetd/libvirtd", "rpcnetd/ceiling"):
         assert column in header
     rows = [line for line in out.splitlines() if line.startswith("| lookup+is-active")]
     assert any(re.search(r"\|\s*bindings\s*\|", row) for row in rows)
@@ -44,8 +45,11 @@ def test_percall_harness_answers_every_call() -> None:
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     names = [line.split("  ")[0] for line in result.stdout.splitlines()]
-    assert names == ["daemon: lookup-by-name", "daemon: is-active", "daemon: get-xml-desc",
-                     "daemon: list-all (1 net)", "client: lookup-by-name"], result.stdout
+    daemon = [f"daemon: {name}{metrics}" for name in ("lookup-by-name", "is-active",
+                                                       "get-xml-desc", "list-all (1 net)")
+              for metrics in ("", " +metrics")]
+    assert names == [*daemon, "metrics: one call observed", "metrics: one error observed",
+                     "client: lookup-by-name"], result.stdout
 
 
 def test_ready_bench_times_both_kinds_of_daemon() -> None:

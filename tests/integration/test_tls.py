@@ -356,3 +356,28 @@ def test_libvirtd_rejections_worded_as_virsh(virsh_bin: str, tls_libvirtd: Libvi
     theirs = res.stderr.strip().splitlines()[-1].removeprefix("error: ")
     ours = rpcnet_client(uri, netns=ns)
     assert ours["message"] == theirs
+
+
+def test_failures_and_refusals_are_counted_in_the_metrics(pkis: Pkis) -> None:
+    from tests.peers.metrics import metrics_url, samples, scrape, value
+
+    d = TlsDaemon(pkis.good, "--metrics", "127.0.0.1:0", "--max-anonymous-clients", "1",
+                  "--tls-handshake-timeout", "3")
+    with d.peer:
+        with socket.create_connection(("127.0.0.1", d.port)) as garbage:
+            garbage.sendall(b"GET / HTTP/1.0\r\n\r\n")  # not a TLS ClientHello
+        assert "handshake failed" in d.log_after(0, "handshake failed")
+        mark = d.log_mark()
+        with socket.create_connection(("127.0.0.1", d.port)):
+            time.sleep(0.3)  # as above: the silent one is in its handshake
+            with socket.create_connection(("127.0.0.1", d.port)) as extra:
+                extra.settimeout(2)
+                assert extra.recv(100) == b""
+        assert "handshake failed" in d.log_after(mark, "handshake failed")
+        assert rpcnet_client(d.uri(pkis.intruder))["code"] == ErrorCode.SYSTEM_ERROR
+        assert rpcnet_client(d.uri(pkis.good))["nets"] == ["default"]
+        found = samples(scrape(metrics_url(d.peer.log())))
+    assert value(found, "rpcnet_tls_handshake_failures_total", reason="handshake") == 2
+    assert value(found, "rpcnet_tls_handshake_failures_total", reason="dn_not_allowed") == 1
+    assert value(found, "rpcnet_clients_refused_total", limit="max_anonymous_clients") == 1
+    assert value(found, "rpcnet_client_connections_total", transport="tls") == 1

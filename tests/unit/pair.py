@@ -26,8 +26,9 @@ from rpcnet.protocol.wiretypes import decode_error
 
 DEFAULT = NetworkRef("default", bytes(range(16)))
 
-#: procedure number -> what the server application answers (or raises) for its args
-Handlers = dict[int, Callable[..., Any]]
+#: procedure number (a companion program's: (program, procedure)) -> what the
+#: server application answers (or raises) for its args
+Handlers = dict[int | tuple[int, int], Callable[..., Any]]
 
 
 def remote_handlers() -> Handlers:
@@ -53,12 +54,13 @@ class Link:
 
     def __init__(self, program: Program = remote.REMOTE, *, handlers: Handlers | None = None,
                  readonly: bool = False, keepalive: tuple[float, int] = (5.0, 5),
-                 max_message: int | None = None) -> None:
+                 max_message: int | None = None, companions: tuple[Program, ...] = ()) -> None:
         limits = {} if max_message is None else {"max_message": max_message}
         self.client: ClientConnection[str] = ClientConnection(program, **limits)
         self.server = ServerConnection(program, readonly=readonly,
                                        keepalive_interval=keepalive[0],
-                                       keepalive_count=keepalive[1], **limits)
+                                       keepalive_count=keepalive[1], companions=companions,
+                                       **limits)
         self.handlers = remote_handlers() if handlers is None else handlers
         self.now = 0.0
         #: every call the server application was handed
@@ -90,8 +92,10 @@ class Link:
         return calls
 
     def answer(self, call: Call) -> None:
+        key = call.header.proc if call.header.prog == self.server.program.number \
+            else (call.header.prog, call.header.proc)
         try:
-            result = self.handlers[call.header.proc](*call.args)
+            result = self.handlers[key](*call.args)
         except VirError as err:
             self.server.reply_error(call, err)
         else:
@@ -103,9 +107,11 @@ class Link:
             events.append(event)
         return events
 
-    def call(self, number: int, args: tuple[Any, ...] = (), token: str = "t") -> Reply[str]:
-        """One whole round trip; the reply the client gets."""
-        self.client.send_call(number, args, token)
+    def call(self, number: int, args: tuple[Any, ...] = (), token: str = "t",
+             program: Program | None = None) -> Reply[str]:
+        """One whole round trip (of a companion ``program``'s procedure if
+        given); the reply the client gets."""
+        self.client.send_call(number, args, token, program)
         self.to_server()
         self.serve()
         self.to_client()

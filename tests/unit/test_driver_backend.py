@@ -11,13 +11,13 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from rpcnet.driver.backend import Backend
+from rpcnet.driver.backend import Backend, RuntimeStats
 from rpcnet.driver.base import UpdateFlags
 from rpcnet.driver.service import NetworkService
 from rpcnet.driver.store import NullStore, Snapshot, Store
 from rpcnet.errors import ErrorCode, VirError, network_error
 from rpcnet.netxml import NetworkDef, PciAddress, UpdateCommand, UpdateSection, parse_network
-from rpcnet.protocol.values import DhcpLease
+from rpcnet.protocol.values import DhcpLease, DnsmasqState, LinkCounters
 
 Journal = list[tuple[str, ...]]
 
@@ -67,6 +67,12 @@ class RecordingBackend:
 
     def on_vanished(self, report: Callable[[str, NetworkDef], None]) -> None:
         self.report = report
+
+    async def stats(self, running: Mapping[str, NetworkDef]) -> Mapping[str, RuntimeStats]:
+        self.journal.append(("stats", *sorted(running)))
+        return {name: RuntimeStats(link=LinkCounters(1, 2, 3, 4, 5, 6), leases=1,
+                                   dnsmasq=DnsmasqState(up=True, restarts=0))
+                for name in running}
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return []
@@ -175,6 +181,27 @@ async def test_updates_and_leases_of_a_running_network_go_to_the_backend(
     leases = await service.network_get_dhcp_leases(ref, None, 0)
     assert [lease.ipaddr for lease in leases] == ["10.9.1.7"]
     assert journal[-1] == ("leases", "n1")
+
+
+async def test_statistics_ask_the_backend_for_the_running_networks_only(
+    service: NetworkService, journal: Journal
+) -> None:
+    await service.network_define_xml(NET)  # n1, inactive
+    journal.clear()
+    (default, n1) = await service.network_list_stats(None, 0)
+    assert journal == [("stats", "default")]
+    assert (default.name, default.active, default.leases, default.pool_size) == (
+        "default", True, 1, 253)
+    assert default.link == LinkCounters(1, 2, 3, 4, 5, 6) and default.dnsmasq is not None
+    assert (n1.active, n1.link, n1.dnsmasq, n1.leases, n1.pool_size) == (
+        False, None, None, 0, 0)
+    journal.clear()
+    assert await service.network_list_stats("n1", 0) == [n1]
+    assert journal == []  # nothing runs: the backend is not asked
+    with pytest.raises(VirError, match="no network with matching name 'n2'"):
+        await service.network_list_stats("n2", 0)
+    with pytest.raises(VirError, match="unsupported flags"):
+        await service.network_list_stats(None, 1)
 
 
 async def test_new_bridges_avoid_the_backend_link_names(service: NetworkService) -> None:

@@ -5,6 +5,7 @@ with ``@command`` in a module imported here shows up in all three."""
 
 from rpcnet.cli.console import console_commands as _console_commands  # noqa: F401
 from rpcnet.cli.console import events as _events  # noqa: F401
+from rpcnet.cli.console import stats as _stats  # noqa: F401
 from rpcnet.cli.console.commands import COMMANDS
 
 __all__ = ["COMMANDS"]

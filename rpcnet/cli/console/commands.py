@@ -13,7 +13,16 @@ import time
 from collections.abc import Callable
 
 from rpcnet.cli.console.context import Context, Failed
-from rpcnet.cli.console.grammar import CommandDef, Handler, HostCommand, Kind, Opt, Options, Source
+from rpcnet.cli.console.grammar import (
+    CommandDef,
+    Handler,
+    HostCommand,
+    Kind,
+    Opt,
+    Options,
+    Source,
+    TogetherHandler,
+)
 from rpcnet.driver.base import ListFlags, UpdateFlags, XmlFlags
 from rpcnet.errors import ErrorCode, general_error
 from rpcnet.protocol.values import DhcpLease, NetworkRef
@@ -29,11 +38,16 @@ FILE = Opt("file", Kind.DATA, "file containing an XML network description", requ
 VALIDATE = Opt("validate", Kind.BOOL, "validate the XML against the schema")
 
 
-def command(name: str, *opts: Opt, help: str, desc: str = "") -> Callable[[Handler], Handler]:
+def command(name: str, *opts: Opt, help: str, desc: str = "", group: str = "network",
+            together: TogetherHandler | None = None) -> Callable[[Handler], Handler]:
     """Register a command that runs on each host; ``help``/``desc`` are what
-    ``help NAME`` prints (virsh's text for virsh's commands)."""
+    ``help NAME`` prints (virsh's text for virsh's commands), ``group`` the
+    help keyword of its group (virsh's ``network``, or ``rpcnet`` for
+    rpcnet's own), ``together`` how it runs on several hosts as one (see
+    :class:`HostCommand`)."""
     def register(handler: Handler) -> Handler:
-        COMMANDS[name] = HostCommand(name=name, opts=opts, help=help, desc=desc, handler=handler)
+        COMMANDS[name] = HostCommand(name=name, opts=opts, help=help, desc=desc, group=group,
+                                     handler=handler, together=together)
         return handler
     return register
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -28,8 +29,9 @@ class Failed(Exception):
 
 
 class Interrupt:
-    """Ctrl-C in the shell, for a command that waits for events (net-event):
-    it ends the wait, as virsh's does. The shell cancels any other command."""
+    """Ctrl-C in the shell, for a command that waits (net-event, net-stats
+    --watch): it ends the wait, as virsh's does. The shell cancels any other
+    command."""
 
     def __init__(self) -> None:
         self._waiting: asyncio.Event | None = None
@@ -50,6 +52,24 @@ class Interrupt:
             return False
         self._waiting.set()
         return True
+
+
+@contextlib.contextmanager
+def interruption(interrupt: Interrupt | None) -> Iterator[asyncio.Event]:
+    """The event Ctrl-C sets while a wait lasts."""
+    if interrupt is not None:
+        with interrupt.waiting() as event:
+            yield event
+        return
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, event.set)
+    try:
+        yield event
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 @dataclass(slots=True)

@@ -8,14 +8,11 @@ drops is reported on stderr while the others go on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rpcnet.cli.console.commands import command, parse_int
-from rpcnet.cli.console.context import Context, Failed, Interrupt
+from rpcnet.cli.console.context import Context, Failed, interruption
 from rpcnet.cli.console.grammar import Kind, Opt, Options, Source
 from rpcnet.cli.console.output import Sink
 from rpcnet.protocol.values import NetworkRef
@@ -59,7 +56,8 @@ class _Watch:
          Opt("timeout", Kind.INT, "timeout seconds"),
          Opt("list", Kind.BOOL, "list valid event types"),
          Opt("timestamp", Kind.BOOL, "show timestamp for each printed event"),
-         help="Network Events", desc="List event types, or wait for network events to occur")
+         help="Network Events", desc="List event types, or wait for network events to occur",
+         together=lambda ctxs, o, out: watch_events(ctxs, o, out, prefix=True))
 async def net_event(ctx: Context, o: Options) -> bool:
     return await watch_events([ctx], o, ctx.out, prefix=False)
 
@@ -84,7 +82,7 @@ async def watch_events(ctxs: list[Context], o: Options, out: Sink, *, prefix: bo
         return False
     watch = _Watch(out, o.flag("loop"), o.flag("timestamp"), prefix, asyncio.Event())
     # as virsh, Ctrl-C counts from before the registrations (it ends the wait at once)
-    with _interruption(first.interrupt) as interrupted:
+    with interruption(first.interrupt) as interrupted:
         registered = [r for r in await asyncio.gather(*(_register(c, o, watch) for c in ctxs))
                       if r is not None]
         if not registered:
@@ -100,24 +98,6 @@ async def watch_events(ctxs: list[Context], o: Options, out: Sink, *, prefix: bo
     out.text(f"events received: {watch.count}\n")
     await asyncio.gather(*(_deregister(c, cid) for c, cid in registered))
     return watch.count > 0
-
-
-@contextlib.contextmanager
-def _interruption(interrupt: Interrupt | None) -> Iterator[asyncio.Event]:
-    """The event Ctrl-C sets while a wait lasts."""
-    if interrupt is not None:
-        with interrupt.waiting() as event:
-            yield event
-        return
-    event = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, event.set)
-    try:
-        yield event
-    finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
 
 
 async def _register(ctx: Context, o: Options, watch: _Watch) -> tuple[Context, int] | None:

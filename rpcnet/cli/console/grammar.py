@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rpcnet.cli.console.context import Context
+    from rpcnet.cli.console.output import Sink
     from rpcnet.cli.console.session import Session
 
 
@@ -69,6 +70,8 @@ class Opt:
 
 
 Handler = Callable[["Context", "Options"], Awaitable[bool]]
+#: a command run on several hosts at once, as one (every host's context, one output)
+TogetherHandler = Callable[[list["Context"], "Options", "Sink"], Awaitable[bool]]
 ConsoleHandler = Callable[["Session", "Options"], Awaitable[bool]]
 
 
@@ -97,6 +100,10 @@ class HostCommand(CommandDef):
     """Runs on every active host, with that host's connection."""
 
     handler: Handler
+    #: how it runs on several hosts at once, as one command (net-event's
+    #: merged stream, net-stats's one table); None: each host runs it alone,
+    #: and their outputs are merged into one table
+    together: TogetherHandler | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rpcnet.cli.console.context import Context, Interrupt
-from rpcnet.cli.console.events import watch_events
 from rpcnet.cli.console.grammar import Command, HostCommand
 from rpcnet.cli.console.output import CaptureSink, TerminalSink, format_table
 from rpcnet.client.driver import RemoteDriver
@@ -144,14 +143,18 @@ def _one_line(reason: str) -> str:
     return lines[-1].strip() if lines else reason
 
 
-async def run_events(drivers: dict[Host, RemoteDriver], cmd: Command, out: TerminalSink,
-                     interrupt: Interrupt | None) -> bool:
-    """net-event on every host of ``drivers``, one merged stream."""
+async def run_together(drivers: dict[Host, RemoteDriver], cmd: Command, out: TerminalSink,
+                       interrupt: Interrupt | None) -> bool:
+    """A command that runs on several hosts as one (``HostCommand.together``:
+    net-event's merged stream, net-stats's one table) on every host of
+    ``drivers``; each host's errors carry its label."""
+    definition = cmd.definition
+    assert isinstance(definition, HostCommand) and definition.together is not None
     ctxs = [Context(d, _HostErrors(h.label), h.label, interrupt=interrupt)
             for h, d in drivers.items()]
     if not ctxs:
         return False
-    ok = await watch_events(ctxs, cmd.options, out, prefix=True)
+    ok = await definition.together(ctxs, cmd.options, out)
     for ctx in ctxs:
         ctx.report()
     return ok

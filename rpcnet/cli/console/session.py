@@ -31,7 +31,7 @@ from rpcnet.cli.console.hosts import (
     open_host,
     print_merged,
     run_captured,
-    run_events,
+    run_together,
 )
 from rpcnet.cli.console.names import NetworkNames, port_uuids
 from rpcnet.cli.console.output import TerminalSink
@@ -210,12 +210,12 @@ class Session:
         assert isinstance(definition, HostCommand)
         if self.single:
             return await self._run_single(definition, cmd.options)
-        if definition.name == "net-event":
+        if definition.together is not None:
             with self._progress(len(self.active)) as progress:
                 drivers, failed = await self._many_drivers(self.active, retry=self.interactive,
                                                             progress=progress)
             interrupt = self.interrupt if self.interactive else None
-            return await run_events(drivers, cmd, self.out, interrupt) and not failed
+            return await run_together(drivers, cmd, self.out, interrupt) and not failed
         return await self._fan_out(cmd)
 
     async def _fan_out(self, cmd: Command) -> bool:

@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from rpcnet.driver import sysfs
+from rpcnet.driver.backend import RuntimeStats
 from rpcnet.driver.service import NetworkService
 from rpcnet.driver.store import DiskStore
 from rpcnet.netxml import NetworkDef, PciAddress, UpdateSection
 from rpcnet.protocol.values import DhcpLease
 
-from . import bridge, limits
+from . import bridge, limits, stats
 from .iptables import ForwardAccept
 from .netlink import Netlink
 from .network import Host, NetworkRuntime, owned_bridge
@@ -114,6 +115,9 @@ class HostBackend:
 
     async def link_names(self) -> set[str]:
         return bridge.KernelLinkNames()  # asks the kernel per name, lists nothing
+
+    async def stats(self, running: Mapping[str, NetworkDef]) -> Mapping[str, RuntimeStats]:
+        return await stats.read(self._host.netlink, self._runtimes, running)
 
     def virtual_functions(self, pf: str) -> list[tuple[PciAddress, str | None]]:
         return sysfs.virtual_functions(pf)

@@ -51,6 +51,8 @@ class Dnsmasq:
         self.pid: int | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._restarts: list[float] = []
+        #: times the supervisor restarted it since this daemon started
+        self.restarts = 0
         # Held while dnsmasq is launched or stopped, so that stop() never
         # cancels a restart half-way (which could orphan a daemonizing dnsmasq).
         self._lock = asyncio.Lock()
@@ -102,6 +104,10 @@ class Dnsmasq:
     def _hear_only_its_bridge(self) -> None:
         if self.pid is not None and self.interface is not None:
             netlink_filter.hear_only(self.pid, self.interface)
+
+    def alive(self) -> bool:
+        """Whether it runs now (read from /proc: cheap, for statistics)."""
+        return self.pid is not None and self._ours(self.pid)
 
     async def adopt(self) -> bool:
         """Take over a dnsmasq left running by an earlier rpcnetd."""
@@ -163,6 +169,7 @@ class Dnsmasq:
         self._restarts.append(now)
         try:
             await self._launch()
+            self.restarts += 1
             if self.on_launch is not None:
                 await self.on_launch()
         except Exception as exc:
