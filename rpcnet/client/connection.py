@@ -23,7 +23,7 @@ from typing import Any
 
 from rpcnet.client import process, tls
 from rpcnet.client.streams import ByteStream, ClosingStream, StreamEnded, StreamProtocol
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError, rpc_error
 from rpcnet.protocol import remote
 from rpcnet.protocol.connection import AUTH_NONE, ClientConnection, Notification, Reply
 from rpcnet.protocol.message import MAX_MESSAGE
@@ -70,9 +70,8 @@ class Connection:
         try:
             await conn._loop.create_unix_connection(lambda: StreamProtocol(conn), path)
         except OSError as exc:
-            raise VirError.make(
-                ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
-                f"Failed to connect socket to '{path}': {exc.strerror or exc}") from None
+            raise rpc_error(f"Failed to connect socket to '{path}': {exc.strerror or exc}",
+                            ErrorCode.SYSTEM_ERROR) from None
         return conn
 
     @classmethod
@@ -96,9 +95,8 @@ class Connection:
         try:
             await process.open_process(argv, conn)
         except OSError as exc:
-            raise VirError.make(
-                ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
-                f"Cannot run '{argv[0]}': {exc.strerror or exc}") from None
+            raise rpc_error(f"Cannot run '{argv[0]}': {exc.strerror or exc}",
+                            ErrorCode.SYSTEM_ERROR) from None
         return conn
 
     async def handshake(self, name: str | None, *, readonly: bool = False) -> None:
@@ -106,9 +104,8 @@ class Connection:
         probe features."""
         (auth_types,) = await self.call(Proc.AUTH_LIST, ())
         if AUTH_NONE not in auth_types:
-            raise VirError.make(ErrorCode.AUTH_UNAVAILABLE, ErrorDomain.RPC,
-                                f"server requires authentication types {auth_types}, "
-                                "rpcnet supports only 'none'")
+            raise rpc_error(f"server requires authentication types {auth_types}, "
+                            "rpcnet supports only 'none'", ErrorCode.AUTH_UNAVAILABLE)
         self.features[Feature.PROGRAM_KEEPALIVE] = await self.supports(Feature.PROGRAM_KEEPALIVE)
         await self.call(Proc.CONNECT_OPEN, (name, remote.CONNECT_RO if readonly else 0))
         for feature in (Feature.REMOTE_EVENT_CALLBACK, Feature.REMOTE_CLOSE_CALLBACK):
@@ -135,7 +132,7 @@ class Connection:
         try:
             self._conn.send_call(number, args, future, program)
         except XdrError as exc:
-            future.set_exception(VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.RPC, str(exc)))
+            future.set_exception(rpc_error(str(exc), ErrorCode.INVALID_ARG))
             return future
         assert self._stream is not None
         self._stream.write(self._conn.data_to_send())

@@ -28,7 +28,7 @@ from rpcnet.client.ssh_command import SshTarget
 from rpcnet.client.tls import ClientCredentials, client_context
 from rpcnet.client.uri import RemoteUri
 from rpcnet.driver.base import LifecycleCallback, NetworkDriver
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, VirError, general_error, remote_error
 from rpcnet.protocol import remote, rpcnet_program
 from rpcnet.protocol.program import CallStyle, Procedure, Program
 from rpcnet.protocol.remote import Feature, Proc
@@ -272,7 +272,7 @@ class RemoteDriver(NetworkDriver):
         async with self._events_lock:
             group = self._group_of.get(callback_id)
             if group is None:
-                raise VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.NONE,
+                raise general_error(ErrorCode.INVALID_ARG,
                                     f"could not find event callback {callback_id} for deletion")
             if len(group.callbacks) == 1:
                 if not self._conn.closed:  # else the next reconnect just leaves it out
@@ -362,8 +362,8 @@ async def _dial(uri: RemoteUri, readonly: bool, interval: float, count: int) -> 
         conn = await libssh.open_connection(SshTarget.from_uri(uri, readonly=readonly),
                                             **options)
     else:
-        raise VirError.make(ErrorCode.NO_SUPPORT, ErrorDomain.REMOTE,
-                            f"transport '{uri.transport}' (not yet implemented)")
+        raise remote_error(ErrorCode.NO_SUPPORT,
+                           f"transport '{uri.transport}' (not yet implemented)")
     try:
         await conn.handshake(uri.open_name, readonly=readonly)
     except BaseException:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from rpcnet.client.connection import Connection
 from rpcnet.client.ssh_command import SshTarget
 from rpcnet.client.streams import StreamEnded, StreamReceiver
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, VirError, remote_error, rpc_error
 
 if TYPE_CHECKING:
     import asyncssh
@@ -54,9 +54,9 @@ def _import() -> Any:
     try:
         import asyncssh
     except ImportError:
-        raise VirError.make(ErrorCode.NO_SUPPORT, ErrorDomain.REMOTE,
-                            "the libssh transports need the asyncssh package "
-                            "(pip install 'rpcnet[ssh]')") from None
+        raise remote_error(ErrorCode.NO_SUPPORT,
+                           "the libssh transports need the asyncssh package "
+                           "(pip install 'rpcnet[ssh]')") from None
     return asyncssh
 
 
@@ -71,9 +71,9 @@ class _Settings:
         self.user = uri.user or "root"
         self.verify = (uri.param("known_hosts_verify") or "normal").lower()
         if self.verify not in ("normal", "auto", "ignore"):
-            raise VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.REMOTE,
-                                "Invalid host key verification method: "
-                                f"'{uri.param('known_hosts_verify')}'")
+            raise remote_error(ErrorCode.INVALID_ARG,
+                               "Invalid host key verification method: "
+                               f"'{uri.param('known_hosts_verify')}'")
         config = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
         self.known_hosts = Path(uri.param("known_hosts") or f"{config}/libvirt/known_hosts")
         keyfile = uri.param("keyfile")
@@ -85,8 +85,8 @@ class _Settings:
             self.methods = [m.lower() for m in methods.split(",")]
         for method in self.methods:
             if method not in AUTH_METHODS:
-                raise VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.REMOTE,
-                                    f"Invalid authentication method: '{method}'")
+                raise remote_error(ErrorCode.INVALID_ARG,
+                                   f"Invalid authentication method: '{method}'")
 
     def error(self, code: int | None, detail: str) -> VirError:
         """An error of this transport's domain (``code`` None: its own error code)."""
@@ -302,13 +302,11 @@ async def open_connection(target: SshTarget, **options: Any) -> Connection:
         raise settings.error(ErrorCode.NO_CONNECT,
                              f"SSH session handshake failed: {exc}") from None
     except socket.gaierror as exc:
-        raise VirError.make(ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
-                            f"Unable to resolve address '{settings.host}' service "
-                            f"'{settings.port}': {exc.strerror}") from None
+        raise rpc_error(f"Unable to resolve address '{settings.host}' service "
+                        f"'{settings.port}': {exc.strerror}", ErrorCode.SYSTEM_ERROR) from None
     except OSError as exc:
-        raise VirError.make(ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
-                            f"unable to connect to server at '{settings.host}:{settings.port}'"
-                            f": {exc.strerror or exc}") from None
+        raise rpc_error(f"unable to connect to server at '{settings.host}:{settings.port}'"
+                        f": {exc.strerror or exc}", ErrorCode.SYSTEM_ERROR) from None
     conn = Connection(**options)
     stream = ChannelStream(ssh)
     try:

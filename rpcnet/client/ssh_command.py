@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rpcnet.client.uri import RemoteUri
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, remote_error
 
 #: Characters after which libvirt quotes a word for the shell (virBufferEscapeShell).
 _SHELL_SPECIAL = frozenset("\r\t\n !\"#$&'()*;<>?[\\]^`{|}~")
@@ -55,10 +55,6 @@ def _twice(word: str) -> str:
     return shell_quote(shell_quote(word))
 
 
-def _error(code: ErrorCode, detail: str) -> VirError:
-    return VirError.make(code, ErrorDomain.REMOTE, detail)
-
-
 def is_session(uri: RemoteUri) -> bool:
     """libvirt's "user session daemon" URIs: ``/session`` or ``test+...``,
     when the client is not root."""
@@ -85,14 +81,14 @@ class SshTarget:
                 uri.bool_param(name.lower())
         mode = uri.param("mode")
         if mode is not None and mode not in ("auto", "legacy", "direct"):
-            raise _error(ErrorCode.INVALID_ARG, f"Unknown remote mode '{mode}'")
+            raise remote_error(ErrorCode.INVALID_ARG, f"Unknown remote mode '{mode}'")
         socket = uri.param("socket")
         netcat = uri.param("netcat")
         proxy_text = uri.param("proxy")
         if proxy_text is not None:
             if proxy_text not in Proxy.__members__.values():
                 # sic: libvirt 9.0's spelling
-                raise _error(ErrorCode.INVALID_ARG, f"Unnkown proxy type '{proxy_text}'")
+                raise remote_error(ErrorCode.INVALID_ARG, f"Unnkown proxy type '{proxy_text}'")
             proxy = Proxy(proxy_text)
         elif socket:
             proxy = Proxy.NETCAT
@@ -102,13 +98,14 @@ class SshTarget:
             proxy = Proxy.AUTO
         if not socket:
             if mode == "direct":
-                raise _error(ErrorCode.OPERATION_UNSUPPORTED,
-                             f"Cannot use direct socket mode for {uri.transport} transport")
+                raise remote_error(ErrorCode.OPERATION_UNSUPPORTED,
+                                   f"Cannot use direct socket mode for {uri.transport} transport")
             socket = _legacy_socket(uri, readonly)
         if proxy is Proxy.AUTO and netcat is not None:
             proxy = Proxy.NETCAT  # naming a netcat asks for the netcat proxy
         if proxy is Proxy.NATIVE and netcat is not None:
-            raise _error(ErrorCode.INVALID_ARG, "netcat path not valid with native proxy mode")
+            raise remote_error(ErrorCode.INVALID_ARG,
+                               "netcat path not valid with native proxy mode")
         return cls(uri, readonly, proxy, netcat, socket)
 
     @property

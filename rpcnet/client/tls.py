@@ -17,7 +17,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, VirError, rpc_error
 
 log = logging.getLogger("rpcnet.client")
 
@@ -26,10 +26,6 @@ TIMEOUT = 30.0
 _FILES = ("cacert.pem", "cacrl.pem", "clientcert.pem", "clientkey.pem")
 _GLOBAL = (Path("/etc/pki/CA/cacert.pem"), Path("/etc/pki/CA/cacrl.pem"),
            Path("/etc/pki/libvirt/clientcert.pem"), Path("/etc/pki/libvirt/private/clientkey.pem"))
-
-
-def _rpc_error(code: int, detail: str) -> VirError:
-    return VirError.make(code, ErrorDomain.RPC, detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +70,11 @@ def _check_file(what: str, path: Path, *, allow_missing: bool) -> bool:
     except FileNotFoundError:
         if allow_missing:
             return False
-        raise _rpc_error(ErrorCode.SYSTEM_ERROR,
-                         f"Cannot read {what} '{path}': No such file or directory") from None
+        raise rpc_error(f"Cannot read {what} '{path}': No such file or directory",
+                        ErrorCode.SYSTEM_ERROR) from None
     except OSError as exc:
-        raise _rpc_error(ErrorCode.SYSTEM_ERROR,
-                         f"Cannot read {what} '{path}': {exc.strerror or exc}") from None
+        raise rpc_error(f"Cannot read {what} '{path}': {exc.strerror or exc}",
+                        ErrorCode.SYSTEM_ERROR) from None
 
 
 def client_context(creds: ClientCredentials, *, verify: bool = True) -> ssl.SSLContext:
@@ -98,8 +94,8 @@ def client_context(creds: ClientCredentials, *, verify: bool = True) -> ssl.SSLC
                 and _check_file("private key", creds.key, allow_missing=True)):
             ctx.load_cert_chain(creds.cert, creds.key)
     except ssl.SSLError as exc:
-        raise _rpc_error(ErrorCode.GNUTLS_ERROR,
-                         f"Unable to load TLS credentials from {creds}: {exc}") from None
+        raise rpc_error(f"Unable to load TLS credentials from {creds}: {exc}",
+                        ErrorCode.GNUTLS_ERROR) from None
     if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -128,8 +124,8 @@ class _Confirmation(asyncio.Protocol):
     def _fail(self, exc: BaseException | None) -> None:
         if not self.done.done():
             reason = str(exc) if exc is not None and str(exc) else "Input/output error"
-            self.done.set_exception(_rpc_error(
-                ErrorCode.SYSTEM_ERROR, f"Unable to read TLS confirmation: {reason}"))
+            self.done.set_exception(rpc_error(f"Unable to read TLS confirmation: {reason}",
+                                              ErrorCode.SYSTEM_ERROR))
 
 
 async def connect(host: str, port: int, context: ssl.SSLContext, *,
@@ -148,28 +144,27 @@ async def connect(host: str, port: int, context: ssl.SSLContext, *,
             ssl_handshake_timeout=timeout), timeout)
     except ssl.SSLCertVerificationError as exc:
         log.warning("Certificate check failed: %s", exc.verify_message)
-        err = _rpc_error(ErrorCode.AUTH_FAILED, "Failed to verify peer's certificate")
+        err = rpc_error("Failed to verify peer's certificate", ErrorCode.AUTH_FAILED)
         err.add_note(f"certificate check failed: {exc.verify_message}")
         raise err from None
     except ssl.SSLError as exc:
-        raise _rpc_error(ErrorCode.AUTH_FAILED, f"TLS handshake failed: {exc}") from None
+        raise rpc_error(f"TLS handshake failed: {exc}", ErrorCode.AUTH_FAILED) from None
     except OSError as exc:  # TimeoutError included
         reason = os.strerror(exc.errno) if exc.errno else str(exc) or "timed out"
-        raise _rpc_error(ErrorCode.SYSTEM_ERROR,
-                         f"unable to connect to server at '{host}:{port}': {reason}") from None
+        raise rpc_error(f"unable to connect to server at '{host}:{port}': {reason}",
+                        ErrorCode.SYSTEM_ERROR) from None
     if context.verify_mode == ssl.CERT_NONE:
         log.info("not checking the certificate of %s:%d (no_verify=1)", host, port)
     try:
         await asyncio.wait_for(asyncio.shield(confirmation.done), timeout)
     except TimeoutError:
         transport.abort()
-        raise _rpc_error(ErrorCode.SYSTEM_ERROR, "Unable to read TLS confirmation: "
-                         "Resource temporarily unavailable") from None
+        raise rpc_error("Unable to read TLS confirmation: "
+                        "Resource temporarily unavailable", ErrorCode.SYSTEM_ERROR) from None
     except VirError:
         transport.abort()
         raise
     if confirmation.received[0] != CONFIRMATION:
         transport.abort()
-        raise _rpc_error(ErrorCode.RPC,
-                         "server verification (of our certificate or IP address) failed")
+        raise rpc_error("server verification (of our certificate or IP address) failed")
     return transport, bytes(confirmation.received[1:])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, remote_error
 
 TLS_PORT = 16514
 TCP_PORT = 16509
@@ -30,10 +30,6 @@ _CONSUMED = frozenset({
     "keyfile", "known_hosts", "known_hosts_verify", "sshauth", "no_tty", "proxy", "auth",
     "no_sanity", "authfile", "keepalive_interval", "keepalive_count",
 })
-
-
-def _uri_error(detail: str) -> VirError:
-    return VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.REMOTE, detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +52,20 @@ class RemoteUri:
             parts = urlsplit(uri)
             port = parts.port
         except ValueError as exc:
-            raise _uri_error(f"malformed URI '{uri}': {exc}") from None
+            raise remote_error(ErrorCode.INVALID_ARG, f"malformed URI '{uri}': {exc}") from None
         if not parts.scheme or "://" not in uri:
-            raise _uri_error(f"malformed URI '{uri}'")
+            raise remote_error(ErrorCode.INVALID_ARG, f"malformed URI '{uri}'")
         driver, _, transport = parts.scheme.partition("+")
         transport = transport.lower()
         host = parts.hostname or ""
         if not transport:
             transport = "tls" if host else "unix"
         if transport not in TRANSPORTS:
-            raise _uri_error(f"transport '{transport}' is not supported by rpcnet")
+            raise remote_error(ErrorCode.INVALID_ARG,
+                               f"transport '{transport}' is not supported by rpcnet")
         if transport == "unix" and host:
-            raise _uri_error(f"using unix socket and remote server '{host}' is not supported.")
+            raise remote_error(ErrorCode.INVALID_ARG,
+                               f"using unix socket and remote server '{host}' is not supported.")
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         user = unquote(parts.username) if parts.username else None
         return cls(uri, driver, transport, host, port, parts.path, params, user)
@@ -91,7 +89,8 @@ class RemoteUri:
         try:
             return int(value) != 0
         except ValueError:
-            raise _uri_error(f"Failed to parse value of URI component {name}") from None
+            raise remote_error(ErrorCode.INVALID_ARG,
+                               f"Failed to parse value of URI component {name}") from None
 
     @property
     def open_name(self) -> str:
@@ -140,5 +139,6 @@ class RemoteUri:
         try:
             return float(value)
         except ValueError:
-            raise _uri_error(f"invalid value '{value}' for URI parameter '{name}'") from None
+            raise remote_error(ErrorCode.INVALID_ARG,
+                               f"invalid value '{value}' for URI parameter '{name}'") from None
 

@@ -21,7 +21,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError, admin_error, internal_error
+from rpcnet.errors import (
+    ErrorCode,
+    ErrorDomain,
+    admin_error,
+    general_error,
+    internal_error,
+    rpc_error,
+)
 from rpcnet.protocol.admin import ClientRef, ServerRef, Transport
 from rpcnet.protocol.typedparams import first, validate
 from rpcnet.protocol.values import ParamType, TypedParam
@@ -155,7 +162,7 @@ class Administration:
             return server
         if domain is ErrorDomain.ADMIN:
             raise admin_error(ErrorCode.NO_SERVER, f"no server with matching name '{name}' found")
-        raise VirError.make(ErrorCode.NO_SERVER, ErrorDomain.RPC, f"No server named '{name}'")
+        raise rpc_error(f"No server named '{name}'", ErrorCode.NO_SERVER)
 
     def list_servers(self) -> list[ServerRef]:
         # libvirt lists its hash table's order, seeded at random per process
@@ -172,8 +179,7 @@ class Administration:
         if domain is ErrorDomain.ADMIN:
             raise admin_error(ErrorCode.NO_CLIENT,
                               f"no client with matching id '{client_id}' found")
-        raise VirError.make(ErrorCode.NO_CLIENT, ErrorDomain.RPC,
-                            f"No client with matching ID '{client_id}'")
+        raise rpc_error(f"No client with matching ID '{client_id}'", ErrorCode.NO_CLIENT)
 
     @staticmethod
     def client_ref(server: ManagedServer, client: RpcProtocol) -> ClientRef:
@@ -252,10 +258,10 @@ class Administration:
         minimum = wanted.get(MIN_WORKERS, WORKERS)
         maximum = wanted.get(MAX_WORKERS, WORKERS)
         if minimum > maximum:
-            raise VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.NONE,
+            raise general_error(ErrorCode.INVALID_ARG,
                                 "minWorkers cannot be larger than maxWorkers")
         if maximum == 0:
-            raise VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.NONE,
+            raise general_error(ErrorCode.INVALID_ARG,
                                 "maxWorkers must not be switched from zero to non-zero "
                                 "and vice versa")
         if (minimum, maximum, wanted.get(PRIO_WORKERS, 0)) != (WORKERS, WORKERS, 0):
@@ -276,8 +282,8 @@ class Administration:
         try:
             contexts = [server_context(acceptor.config.credentials) for acceptor in acceptors]
         except (OSError, ssl.SSLError) as exc:
-            raise VirError.make(ErrorCode.SYSTEM_ERROR, ErrorDomain.RPC,
-                                f"Unable to reload the TLS files: {exc}") from None
+            raise rpc_error(f"Unable to reload the TLS files: {exc}",
+                            ErrorCode.SYSTEM_ERROR) from None
         for acceptor, context in zip(acceptors, contexts, strict=True):
             acceptor.context = context
         log.info("server %s: TLS files reloaded for new connections", server.name)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from rpcnet.driver.base import NetworkDriver
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, general_error
 from rpcnet.server.activation import Activation, Role
 from rpcnet.server.config import ServerConfig, privileged
 from rpcnet.server.counters import DaemonCounters
@@ -81,7 +81,7 @@ class Server:
     def driver_for(self, key: str) -> NetworkDriver:
         driver = self.drivers.get(key)
         if driver is None:
-            raise VirError.make(ErrorCode.NO_CONNECT, ErrorDomain.NONE, f"{key}:///")
+            raise general_error(ErrorCode.NO_CONNECT, f"{key}:///")
         return driver
 
     def admit(self, session: Session) -> str | None:

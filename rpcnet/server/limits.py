@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, rpc_error
 
 
 @dataclass(slots=True)
@@ -36,8 +36,7 @@ class ClientLimits:
         new_max = self.max_clients if max_clients is None else max_clients
         new_unauth = self.max_unauth if max_unauth is None else max_unauth
         if new_max < new_unauth:
-            raise VirError.make(
-                ErrorCode.INVALID_ARG, ErrorDomain.RPC,
-                "The overall maximum number of clients waiting for authentication must not "
-                "be less than the overall maximum number of clients")
+            raise rpc_error("The overall maximum number of clients waiting for authentication "
+                            "must not be less than the overall maximum number of clients",
+                            ErrorCode.INVALID_ARG)
         self.max_clients, self.max_unauth = new_max, new_unauth

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError, internal_error, rpc_error
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError, general_error, internal_error, rpc_error
 from rpcnet.protocol import remote
 from rpcnet.protocol.connection import KEEPALIVE_TIMEOUT, Call, ServerConnection
 from rpcnet.protocol.remote import CallStyle, Proc
@@ -164,7 +164,7 @@ class Session(RpcProtocol):
             raise internal_error(ErrorDomain.RPC, f"unsupported network event ID {event_id}")
         key = (event_id, net.uuid if net is not None else None)
         if key in self.callbacks.values():
-            raise VirError.make(ErrorCode.INVALID_ARG, ErrorDomain.NONE,
+            raise general_error(ErrorCode.INVALID_ARG,
                                 "event callback already tracked")
         assert self.driver is not None
         callback_id = await self.driver.connect_network_event_register_any(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from rpcnet.errors import ErrorCode, ErrorDomain, VirError
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError, general_error, internal_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +42,13 @@ def resolve_open_name(name: str | None, *, privileged: bool) -> OpenTarget:
         raise _no_connect(name)
     if scheme == "network":
         if parts.path != own_path:
-            raise VirError.make(
-                ErrorCode.INTERNAL_ERROR,
-                ErrorDomain.NONE,
-                f"unexpected network URI path '{parts.path}', try network://{own_path}",
-            )
+            raise internal_error(ErrorDomain.NONE, f"unexpected network URI path '{parts.path}', "
+                                                   f"try network://{own_path}")
         return OpenTarget("network", f"network://{own_path}")
     if scheme == "qemu":
         if parts.path not in ("/system", "/session"):
-            raise VirError.make(
-                ErrorCode.INTERNAL_ERROR,
-                ErrorDomain.NONE,
-                f"unexpected qemu URI path '{parts.path}', try qemu://{own_path}",
-            )
+            raise internal_error(ErrorDomain.NONE, f"unexpected qemu URI path '{parts.path}', "
+                                                   f"try qemu://{own_path}")
         return OpenTarget("network", f"qemu://{parts.path}")
     if scheme == "lxc" and parts.path in ("", "/", "/system"):
         return OpenTarget("network", f"lxc://{parts.path or '/'}")
@@ -64,4 +58,4 @@ def resolve_open_name(name: str | None, *, privileged: bool) -> OpenTarget:
 
 
 def _no_connect(name: str) -> VirError:
-    return VirError.make(ErrorCode.NO_CONNECT, ErrorDomain.NONE, name)
+    return general_error(ErrorCode.NO_CONNECT, name)
