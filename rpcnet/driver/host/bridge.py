@@ -49,6 +49,17 @@ def _link_info(msg: Any) -> LinkInfo:
     )
 
 
+def exists(name: str) -> bool:
+    """Whether the kernel has a link ``name`` (one ``if_nametoindex``, no listing)."""
+    if not name or "\0" in name:
+        return False
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
+
+
 class KernelLinkNames(set[str]):
     """Names in use: the set's own, and every link the kernel has, asked
     one name at a time (``if_nametoindex``) instead of listing all links.
@@ -57,13 +68,7 @@ class KernelLinkNames(set[str]):
     def __contains__(self, name: object) -> bool:
         if super().__contains__(name):
             return True
-        if not isinstance(name, str) or not name or "\0" in name:
-            return False
-        try:
-            socket.if_nametoindex(name)
-        except OSError:
-            return False
-        return True
+        return isinstance(name, str) and exists(name)
 
     def __or__(self, other: AbstractSet[str]) -> KernelLinkNames:  # type: ignore[override]
         return KernelLinkNames([*self, *other])

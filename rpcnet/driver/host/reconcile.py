@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -62,7 +61,7 @@ class Reconciler:
         """Phase 1: returns the names of the ``running`` networks whose
         bridge is gone."""
         vanished = [netdef.name for netdef in running
-                    if (name := owned_bridge(netdef)) and not _exists(name)]
+                    if (name := owned_bridge(netdef)) and not bridge.exists(name)]
         await self._remove_leftovers({netdef.name for netdef in running})
         await self._host.upstream.refresh()
         return vanished
@@ -129,11 +128,3 @@ class Reconciler:
                 continue
             log.info("network %s: removing leftovers (bridge %s)", record.network, record.bridge)
             await NetworkRuntime(self._host, record.network).stop(record.bridge)
-
-
-def _exists(link: str) -> bool:
-    try:
-        socket.if_nametoindex(link)
-    except OSError:
-        return False
-    return True
