@@ -158,10 +158,6 @@ class HostBackend:
         await self._stop(live)
         self._vanished(name, live)
 
-    async def settled(self) -> None:
-        """Until the background re-assertion under way (if any) is over."""
-        await self._reconciler.wait()
-
     def _reload_upstream(self) -> None:
         for runtime in self._runtimes.values():
             runtime.reload_upstream()

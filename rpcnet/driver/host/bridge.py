@@ -86,14 +86,6 @@ async def all_links(nl: Netlink) -> dict[str, LinkInfo]:
     return await nl.call("Unable to list links", dump)
 
 
-async def get_link(nl: Netlink, name: str) -> LinkInfo | None:
-    def find(ipr: Any) -> LinkInfo | None:
-        found = ipr.link_lookup(ifname=name)
-        return _link_info(ipr.get_links(found[0])[0]) if found else None
-
-    return await nl.call(f"Unable to get interface {name}", find)
-
-
 async def create(nl: Netlink, spec: BridgeSpec) -> int:
     """Create the bridge (down); returns its ifindex. Raises if it exists."""
     attrs: dict[str, Any] = {

@@ -78,11 +78,6 @@ class Reconciler:
             self._task.cancel()
             self._task = None
 
-    async def wait(self) -> None:
-        """Until the phase 2 under way (if any) is over."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
-
     async def _reassert(self, running: list[NetworkDef]) -> None:
         started = time.monotonic()
         async with self._lock:
