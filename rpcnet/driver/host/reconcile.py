@@ -84,8 +84,7 @@ class Reconciler:
             await self._host.firewall.replace_all([firewall_rules(netdef) for netdef
                                                    in self._running().values()
                                                    if owned_bridge(netdef)])
-            await self._host.forward_if_needed()
-            await self._host.forward.check()
+            await self._host.forward_if_needed(recheck=True)
         links = await bridge.all_links(self._host.netlink)
         addrs = await address.all_by_link(self._host.netlink)
         done = 0
