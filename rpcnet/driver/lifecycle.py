@@ -59,11 +59,11 @@ class Lifecycle:
         for name in await self._backend.reconcile(running):
             obj = self._nets.by_name.get(name)
             if obj is not None and obj.live is not None:
-                await self.forget(obj)
+                await self.mark_stopped(obj)
 
-    async def forget(self, obj: NetObj) -> None:
-        """``obj`` no longer runs, though nobody stopped it (its bridge is
-        gone): drop its status and ports, and a transient network altogether."""
+    async def mark_stopped(self, obj: NetObj) -> None:
+        """``obj`` no longer runs (destroyed, or its bridge is gone): drop its
+        status and ports, and a transient network altogether."""
         await self._store.delete_status(obj.name)
         obj.live = None
         obj.ports.clear()

@@ -175,7 +175,7 @@ class NetworkService(NetworkDriver):
         async with self._lock:
             obj = self._nets.by_name.get(name)
             if obj is not None and obj.live is live:
-                await self._life.forget(obj)
+                await self._life.mark_stopped(obj)
 
     async def reload(self) -> None:
         """Re-assert every running network as at a daemon start, without
@@ -299,14 +299,10 @@ class NetworkService(NetworkDriver):
             live = obj.live
             if live is not None:
                 await self._backend.deactivate(live)
-            await self._store.delete_status(obj.name)
-            obj.live = None
-            obj.ports.clear()
+            await self._life.mark_stopped(obj)
             if self.policy.keeps_ran_definition and live is not obj.config:
                 obj.stale = live  # test:///default keeps running what it ran
             self._emit(obj, LifecycleEvent.STOPPED)
-            if obj.config is None:
-                self._nets.remove(obj)
 
     async def network_undefine(self, net: NetworkRef) -> None:
         async with self._lock:

@@ -99,9 +99,7 @@ class HostBackend:
 
     async def deactivate(self, live: NetworkDef) -> None:
         async with self._lock:
-            self.running.pop(live.name, None)
-            runtime = self._runtimes.pop(live.name, None) or NetworkRuntime(self._host, live.name)
-            stopped = await runtime.stop(owned_bridge(live))
+            stopped = await self._stop(live)
         if stopped:
             log.info("network %s stopped", live.name)
 
@@ -139,16 +137,17 @@ class HostBackend:
             gone = set(await self._reconciler.prepare(list(running.values())))
             for name in gone:
                 log.warning("network %s: its bridge is gone; marking it stopped", name)
-                await self._stop_remains(running[name])
+                await self._stop(running[name])
             self.running = {name: live for name, live in running.items() if name not in gone}
         self._reconciler.reassert_later(list(self.running.values()))
         return gone
 
-    async def _stop_remains(self, live: NetworkDef) -> None:
-        """Remove what is left of a network whose bridge vanished."""
+    async def _stop(self, live: NetworkDef) -> bool:
+        """Stop ``live`` and forget it, also when it is half gone (a vanished
+        bridge); True when all of it went. Under the backend's lock."""
         self.running.pop(live.name, None)
-        await self._runtime(live.name).stop(owned_bridge(live))
-        self._runtimes.pop(live.name, None)
+        runtime = self._runtimes.pop(live.name, None) or NetworkRuntime(self._host, live.name)
+        return await runtime.stop(owned_bridge(live))
 
     async def _gone(self, name: str) -> None:
         """The background re-assertion found ``name``'s bridge gone (it runs
@@ -156,12 +155,8 @@ class HostBackend:
         live = self.running.get(name)
         if live is None:
             return
-        await self._stop_remains(live)
+        await self._stop(live)
         self._vanished(name, live)
-
-    async def settled(self) -> None:
-        """Until the background re-assertion under way (if any) is over."""
-        await self._reconciler.wait()
 
     def _reload_upstream(self) -> None:
         for runtime in self._runtimes.values():

@@ -49,6 +49,17 @@ def _link_info(msg: Any) -> LinkInfo:
     )
 
 
+def exists(name: str) -> bool:
+    """Whether the kernel has a link ``name`` (one ``if_nametoindex``, no listing)."""
+    if not name or "\0" in name:
+        return False
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
+
+
 class KernelLinkNames(set[str]):
     """Names in use: the set's own, and every link the kernel has, asked
     one name at a time (``if_nametoindex``) instead of listing all links.
@@ -57,13 +68,7 @@ class KernelLinkNames(set[str]):
     def __contains__(self, name: object) -> bool:
         if super().__contains__(name):
             return True
-        if not isinstance(name, str) or not name or "\0" in name:
-            return False
-        try:
-            socket.if_nametoindex(name)
-        except OSError:
-            return False
-        return True
+        return isinstance(name, str) and exists(name)
 
     def __or__(self, other: AbstractSet[str]) -> KernelLinkNames:  # type: ignore[override]
         return KernelLinkNames([*self, *other])
@@ -79,14 +84,6 @@ async def all_links(nl: Netlink) -> dict[str, LinkInfo]:
         return {info.name: info for info in map(_link_info, ipr.get_links())}
 
     return await nl.call("Unable to list links", dump)
-
-
-async def get_link(nl: Netlink, name: str) -> LinkInfo | None:
-    def find(ipr: Any) -> LinkInfo | None:
-        found = ipr.link_lookup(ifname=name)
-        return _link_info(ipr.get_links(found[0])[0]) if found else None
-
-    return await nl.call(f"Unable to get interface {name}", find)
 
 
 async def create(nl: Netlink, spec: BridgeSpec) -> int:

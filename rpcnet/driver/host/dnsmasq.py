@@ -23,6 +23,7 @@ from rpcnet.errors import ErrorCode, network_error
 
 from . import netlink_filter
 from .dnsmasq_conf import Paths
+from .fdwait import readable
 from .limits import inotify_limit_hint
 from .tools import Tools, run
 
@@ -183,18 +184,9 @@ async def _exited(pid: int) -> None:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
         return
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    loop.add_reader(fd, readable)
     try:
-        await done
+        await readable(fd)
     finally:
-        loop.remove_reader(fd)
         os.close(fd)
 
 

@@ -55,9 +55,10 @@ class ForwardAccept:
         self._lock = asyncio.Lock()
         self._watcher = TableWatcher({socket.AF_INET, socket.AF_INET6}, self.check)
 
-    async def need(self, needed: bool) -> None:
-        """Whether rpcnet networks run; checks the chains when that changes."""
-        if needed != self._needed:
+    async def need(self, needed: bool, *, recheck: bool = False) -> None:
+        """Whether rpcnet networks run; checks the chains when that changes
+        (or anyway, with ``recheck``: daemon start and SIGHUP)."""
+        if needed != self._needed or recheck:
             self._needed = needed
             await self.check()
 

@@ -51,10 +51,11 @@ class Host:
     upstream: Upstream
     forward: ForwardAccept
 
-    async def forward_if_needed(self) -> None:
+    async def forward_if_needed(self, *, recheck: bool = False) -> None:
         """Have iptables' FORWARD chains let rpcnet's bridges through while
-        any network has rules (see :mod:`.iptables`)."""
-        await self.forward.need(bool(self.firewall.bridges()))
+        any network has rules (see :mod:`.iptables`); ``recheck`` looks at
+        the chains even if that did not change."""
+        await self.forward.need(bool(self.firewall.bridges()), recheck=recheck)
 
 
 def owned_bridge(netdef: NetworkDef) -> str | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -62,7 +61,7 @@ class Reconciler:
         """Phase 1: returns the names of the ``running`` networks whose
         bridge is gone."""
         vanished = [netdef.name for netdef in running
-                    if (name := owned_bridge(netdef)) and not _exists(name)]
+                    if (name := owned_bridge(netdef)) and not bridge.exists(name)]
         await self._remove_leftovers({netdef.name for netdef in running})
         await self._host.upstream.refresh()
         return vanished
@@ -79,19 +78,13 @@ class Reconciler:
             self._task.cancel()
             self._task = None
 
-    async def wait(self) -> None:
-        """Until the phase 2 under way (if any) is over."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
-
     async def _reassert(self, running: list[NetworkDef]) -> None:
         started = time.monotonic()
         async with self._lock:
             await self._host.firewall.replace_all([firewall_rules(netdef) for netdef
                                                    in self._running().values()
                                                    if owned_bridge(netdef)])
-            await self._host.forward_if_needed()
-            await self._host.forward.check()
+            await self._host.forward_if_needed(recheck=True)
         links = await bridge.all_links(self._host.netlink)
         addrs = await address.all_by_link(self._host.netlink)
         done = 0
@@ -129,11 +122,3 @@ class Reconciler:
                 continue
             log.info("network %s: removing leftovers (bridge %s)", record.network, record.bridge)
             await NetworkRuntime(self._host, record.network).stop(record.bridge)
-
-
-def _exists(link: str) -> bool:
-    try:
-        socket.if_nametoindex(link)
-    except OSError:
-        return False
-    return True

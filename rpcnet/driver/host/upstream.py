@@ -28,6 +28,7 @@ from pathlib import Path
 
 from rpcnet.driver.store import write_atomic
 
+from .fdwait import readable
 from .limits import inotify_limit_hint
 
 log = logging.getLogger(__name__)
@@ -159,18 +160,7 @@ class _Inotify:
         self._libc.inotify_add_watch(self.fd, os.fsencode(path), mask)
 
     async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-
-        def readable() -> None:
-            if not ready.done():
-                ready.set_result(None)
-
-        loop.add_reader(self.fd, readable)
-        try:
-            await ready
-        finally:
-            loop.remove_reader(self.fd)
+        await readable(self.fd)
 
     def drain(self) -> None:
         """Discard the pending events: any of them means "look again"."""
