@@ -126,8 +126,8 @@ class Peer:
     address: str
     #: a UNIX peer's (pid, uid, gid)
     credentials: tuple[int, int, int] | None = None
-    #: a TLS peer's certificate DN
-    dn: str | None = None
+    #: a TLS peer's certificate (DER), read for its DN only when needed
+    certificate: bytes | None = None
 
     @property
     def uid(self) -> int | None:
@@ -139,8 +139,9 @@ class Peer:
         if self.credentials is not None:
             pid, uid, gid = self.credentials
             return Identity.of_unix_peer(uid, gid, pid)
-        if self.dn is not None:
-            return Identity.of_certificate(self.dn)
+        if self.certificate is not None:
+            return Identity.of_certificate(
+                certificate_dn(x509.load_der_x509_certificate(self.certificate)))
         return Identity()
 
 
@@ -160,8 +161,7 @@ def peer_of(transport: asyncio.BaseTransport) -> Peer:
     ssl_object = transport.get_extra_info("ssl_object")
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     if der:
-        dn = certificate_dn(x509.load_der_x509_certificate(der))
-        return Peer(Transport.TLS, address, address, dn=dn)
+        return Peer(Transport.TLS, address, address, certificate=der)
     return Peer(Transport.TLS if ssl_object is not None else Transport.TCP, address, address)
 
 
