@@ -27,6 +27,7 @@ from rpcnet.protocol.remote import IDENTITY_PARAMS
 from rpcnet.protocol.typedparams import first, validate
 from rpcnet.protocol.values import ParamType, TypedParam
 from rpcnet.server.dn import certificate_dn
+from rpcnet.server.tls import describe_address
 
 USER_NAME = "user-name"
 UNIX_USER_ID = "unix-user-id"
@@ -168,5 +169,4 @@ def peer_of(transport: asyncio.BaseTransport) -> Peer:
 def _address(peername: Any) -> str:
     if not isinstance(peername, tuple) or len(peername) < 2:
         return "?"
-    host, port = peername[0], peername[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return describe_address(peername)

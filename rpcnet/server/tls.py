@@ -167,7 +167,7 @@ class TlsAcceptor:
         if sockets is not None:
             for sock in sockets:
                 sock.setblocking(False)
-                log.info("listening for TLS on %s", _describe(sock.getsockname()))
+                log.info("listening for TLS on %s", describe_address(sock.getsockname()))
                 self.sockets.append(sock)
                 self._spawn(self._accept_loop(sock))
             return
@@ -241,7 +241,7 @@ class TlsAcceptor:
 
     def check(self, tls: asyncio.Transport) -> bool:
         """Whether the verified client may use the server (logs why not)."""
-        peer = _describe(tls.get_extra_info("peername") or ("?", "?"))
+        peer = describe_address(tls.get_extra_info("peername") or ("?", "?"))
         ssl_object = tls.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
@@ -285,18 +285,19 @@ def _bind(family: int, kind: int, proto: int, _name: str, addr: tuple[Any, ...])
     except OSError:
         sock.close()
         raise
-    log.info("listening for TLS on %s", _describe(addr))
+    log.info("listening for TLS on %s", describe_address(addr))
     return sock
 
 
-def _describe(addr: tuple[Any, ...]) -> str:
+def describe_address(addr: tuple[Any, ...]) -> str:
+    """``HOST:PORT``, or ``[V6]:PORT`` (libvirt's form of a socket address)."""
     host, port = addr[0], addr[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _peer(conn: socket.socket) -> str:
     try:
-        return _describe(conn.getpeername())
+        return describe_address(conn.getpeername())
     except OSError:
         return "?"
 
