@@ -156,8 +156,6 @@ class TlsAcceptor:
         self.context = server_context(config.credentials)
         self.allowed = DnAllowList(config.allowed_dns)
         self.session_factory = session_factory
-        #: connections accepted whose handshake has not finished
-        self.handshaking = 0
         self.sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -211,9 +209,7 @@ class TlsAcceptor:
                 self.counters.refuse("max_anonymous_clients")
                 conn.close()
                 continue
-            # counted from accept, so a burst cannot overshoot
-            self.handshaking += 1
-            self.limits.unauth += 1
+            self.limits.unauth += 1  # counted from accept, so a burst cannot overshoot
             self._spawn(self._handshake(conn))
 
     async def _handshake(self, conn: socket.socket) -> None:
@@ -232,7 +228,6 @@ class TlsAcceptor:
             log.warning("TLS client %s rejected: handshake failed: %s", peer, _reason(exc))
             self.counters.tls_failure("handshake")
         finally:
-            self.handshaking -= 1
             self.limits.unauth -= 1
         if gate.accepted:
             conn.close()
