@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rpcnet.client.connection import Connection
+from rpcnet.client.process import STDERR_KEEP
 from rpcnet.client.ssh_command import SshTarget
 from rpcnet.client.streams import StreamEnded, StreamReceiver
 from rpcnet.errors import ErrorCode, VirError, remote_error, rpc_error
@@ -47,7 +48,6 @@ DEFAULT_KEYS = ("identity", "id_dsa", "id_ecdsa", "id_ed25519", "id_rsa")
 #: libvirt's error code and domain for each transport (VIR_ERR_LIBSSH/VIR_FROM_LIBSSH, ...).
 _ERROR_KIND = {"libssh": (98, 66), "libssh2": (85, 50)}
 _TEMPLATES = {98: "libssh transport error: %s", 85: "SSH transport error: %s"}
-STDERR_KEEP = 1024
 
 
 def _import() -> Any:

@@ -440,8 +440,8 @@ class ServerConnection(RpcConnection[Call]):
                                         None, err)
 
     def _error(self, header: Header, err: VirError) -> None:
-        if self.closed is None:
-            self._out.append(reply_frame(header, _ERROR, encode_error(err)))
+        # callers checked that the connection is not closed
+        self._out.append(reply_frame(header, _ERROR, encode_error(err)))
 
     def send_message(self, number: int, args: tuple[Any, ...]) -> None:
         """Queue a MESSAGE (an event) of procedure ``number`` to the client."""

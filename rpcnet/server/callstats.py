@@ -51,7 +51,8 @@ class CallStats:
 
     ``programs`` are the programs it may hear of, by the name their calls
     are labelled with (``{"remote": REMOTE}``); ``clock`` must be the one the daemon's
-    connections get as ``now`` (the event loop's: ``time.monotonic``).
+    connections get as ``now`` when data arrives (``time.monotonic``, not the
+    event loop's clock: see ``RpcProtocol.data_received``).
     """
 
     __slots__ = ("_by_procedure", "_clock", "_program_names", "_unknown")

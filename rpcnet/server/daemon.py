@@ -212,7 +212,7 @@ class Server:
 
     @property
     def tls_acceptors(self) -> list[TlsAcceptor]:
-        """The TLS listeners (their certificates, their handshakes in progress)."""
+        """The TLS listeners (their certificates)."""
         return self._tls_acceptors
 
     async def reload(self) -> None:

@@ -27,6 +27,7 @@ from rpcnet.protocol.remote import IDENTITY_PARAMS
 from rpcnet.protocol.typedparams import first, validate
 from rpcnet.protocol.values import ParamType, TypedParam
 from rpcnet.server.dn import certificate_dn
+from rpcnet.server.tls import describe_address
 
 USER_NAME = "user-name"
 UNIX_USER_ID = "unix-user-id"
@@ -126,8 +127,8 @@ class Peer:
     address: str
     #: a UNIX peer's (pid, uid, gid)
     credentials: tuple[int, int, int] | None = None
-    #: a TLS peer's certificate DN
-    dn: str | None = None
+    #: a TLS peer's certificate (DER), read for its DN only when needed
+    certificate: bytes | None = None
 
     @property
     def uid(self) -> int | None:
@@ -139,8 +140,9 @@ class Peer:
         if self.credentials is not None:
             pid, uid, gid = self.credentials
             return Identity.of_unix_peer(uid, gid, pid)
-        if self.dn is not None:
-            return Identity.of_certificate(self.dn)
+        if self.certificate is not None:
+            return Identity.of_certificate(
+                certificate_dn(x509.load_der_x509_certificate(self.certificate)))
         return Identity()
 
 
@@ -160,13 +162,11 @@ def peer_of(transport: asyncio.BaseTransport) -> Peer:
     ssl_object = transport.get_extra_info("ssl_object")
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     if der:
-        dn = certificate_dn(x509.load_der_x509_certificate(der))
-        return Peer(Transport.TLS, address, address, dn=dn)
+        return Peer(Transport.TLS, address, address, certificate=der)
     return Peer(Transport.TLS if ssl_object is not None else Transport.TCP, address, address)
 
 
 def _address(peername: Any) -> str:
     if not isinstance(peername, tuple) or len(peername) < 2:
         return "?"
-    host, port = peername[0], peername[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return describe_address(peername)

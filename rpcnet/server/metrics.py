@@ -41,6 +41,7 @@ from rpcnet.protocol.rpcnet_program import RPCNET
 from rpcnet.protocol.values import NetworkStats
 from rpcnet.server.callstats import BUCKETS, CallStats, ProcedureCalls
 from rpcnet.server.counters import DaemonCounters
+from rpcnet.server.session import LIB_VERSION
 from rpcnet.server.tls import parse_listen_address
 
 if TYPE_CHECKING:
@@ -51,8 +52,8 @@ log = logging.getLogger("rpcnet.server")
 
 #: how long a scrape waits for the event loop's snapshot
 SCRAPE_TIMEOUT = 10.0
-#: the libvirt version rpcnetd answers as (CONNECT_GET_LIB_VERSION)
-LIBVIRT_VERSION = "9.0.0"
+#: the libvirt version rpcnetd answers as (CONNECT_GET_LIB_VERSION), as text
+LIBVIRT_VERSION = f"{LIB_VERSION // 1_000_000}.{LIB_VERSION // 1000 % 1000}.{LIB_VERSION % 1000}"
 _TRANSPORTS = ("unix", "tls")
 _LINK = (  # NetworkStats.link field, metric name, help
     ("rx_bytes", "rpcnet_network_receive_bytes", "Bytes the network's bridge received"),

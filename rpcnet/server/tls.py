@@ -156,8 +156,6 @@ class TlsAcceptor:
         self.context = server_context(config.credentials)
         self.allowed = DnAllowList(config.allowed_dns)
         self.session_factory = session_factory
-        #: connections accepted whose handshake has not finished
-        self.handshaking = 0
         self.sockets: list[socket.socket] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -167,7 +165,7 @@ class TlsAcceptor:
         if sockets is not None:
             for sock in sockets:
                 sock.setblocking(False)
-                log.info("listening for TLS on %s", _describe(sock.getsockname()))
+                log.info("listening for TLS on %s", describe_address(sock.getsockname()))
                 self.sockets.append(sock)
                 self._spawn(self._accept_loop(sock))
             return
@@ -211,9 +209,7 @@ class TlsAcceptor:
                 self.counters.refuse("max_anonymous_clients")
                 conn.close()
                 continue
-            # counted from accept, so a burst cannot overshoot
-            self.handshaking += 1
-            self.limits.unauth += 1
+            self.limits.unauth += 1  # counted from accept, so a burst cannot overshoot
             self._spawn(self._handshake(conn))
 
     async def _handshake(self, conn: socket.socket) -> None:
@@ -232,7 +228,6 @@ class TlsAcceptor:
             log.warning("TLS client %s rejected: handshake failed: %s", peer, _reason(exc))
             self.counters.tls_failure("handshake")
         finally:
-            self.handshaking -= 1
             self.limits.unauth -= 1
         if gate.accepted:
             conn.close()
@@ -241,7 +236,7 @@ class TlsAcceptor:
 
     def check(self, tls: asyncio.Transport) -> bool:
         """Whether the verified client may use the server (logs why not)."""
-        peer = _describe(tls.get_extra_info("peername") or ("?", "?"))
+        peer = describe_address(tls.get_extra_info("peername") or ("?", "?"))
         ssl_object = tls.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
@@ -285,18 +280,19 @@ def _bind(family: int, kind: int, proto: int, _name: str, addr: tuple[Any, ...])
     except OSError:
         sock.close()
         raise
-    log.info("listening for TLS on %s", _describe(addr))
+    log.info("listening for TLS on %s", describe_address(addr))
     return sock
 
 
-def _describe(addr: tuple[Any, ...]) -> str:
+def describe_address(addr: tuple[Any, ...]) -> str:
+    """``HOST:PORT``, or ``[V6]:PORT`` (libvirt's form of a socket address)."""
     host, port = addr[0], addr[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _peer(conn: socket.socket) -> str:
     try:
-        return _describe(conn.getpeername())
+        return describe_address(conn.getpeername())
     except OSError:
         return "?"
 
