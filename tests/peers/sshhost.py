@@ -49,9 +49,6 @@ from tests.peers.netns import IP, NetNamespace
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 NSENTER = "/usr/bin/nsenter"
-#: What a remote command needs on a host whose PATH the test restricts.
-BASE_TOOLS = ("sh", "which", "grep", "cat", "sleep")
-
 #: The environment sshd starts with (a session's PATH is Debian's default).
 HOST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 #: Sets up a place's mount namespace, then holds it open. $1: the test's
