@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import logging
 import ssl
@@ -12,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rpcnet.cli import run_coroutine
 from rpcnet.cli.daemon_conf import load_daemon_conf
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.driver.host.tools import Tools
@@ -323,12 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                   activated_tls=tls_settings(args), notifier=Notifier.from_environment(),
                   metrics=args.metrics)
     try:
-        try:
-            import uvloop
-        except ImportError:
-            asyncio.run(serving)
-        else:
-            uvloop.run(serving)
+        run_coroutine(serving)
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot start: %s", exc)
         return 1

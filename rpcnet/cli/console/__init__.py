@@ -17,18 +17,17 @@ the exit status is 0 only if the command succeeded on every host.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
+
+from rpcnet.cli import run_coroutine
 
 if TYPE_CHECKING:
     from rpcnet.cli.console.grammar import Command
     from rpcnet.cli.console.session import Session
 
-T = TypeVar("T")
 USAGE = """\
 usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] [--parallel N]
               [--connect-timeout SECONDS] [COMMAND [ARGS...]]
@@ -204,20 +203,3 @@ async def _run_once(session: Session, commands: list[Command], *, eager: bool) -
         return 0 if await session.run(commands) else 1
     finally:
         await session.close()
-
-
-def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's when it is installed, else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()

@@ -16,7 +16,8 @@ import re
 import sys
 from importlib import resources
 
-from rpcnet.cli.console import GlobalOptions, UsageError, make_session, run_coroutine
+from rpcnet.cli import run_coroutine
+from rpcnet.cli.console import GlobalOptions, UsageError, make_session
 from rpcnet.cli.console.catalog import COMMANDS
 from rpcnet.cli.console.completion import Completion, complete_words, for_segment, paths
 from rpcnet.cli.console.grammar import Options, Source, split_partial
