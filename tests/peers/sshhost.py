@@ -37,13 +37,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from rpcnet.testing import answers_rpc, stop_process
+from rpcnet.testing import stop_process, wait_until_serving
 from tests.peers.netns import IP, NetNamespace
 
 SSHD = "/usr/sbin/sshd"
@@ -278,13 +278,10 @@ class SshHost:
         with self.rpcnetd_log.open("ab") as log:
             self.rpcnetd = subprocess.Popen(self.exec_args(*args), stdin=subprocess.DEVNULL,
                                             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
         assert self.place.holder is not None
         sock = f"/proc/{self.place.holder.pid}/root{socket_dir}/{socket_name}-sock"
-        while not answers_rpc(sock):
-            if self.rpcnetd.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"rpcnetd of {self.name}: {self.rpcnetd_log.read_text()}")
-            time.sleep(0.05)
+        wait_until_serving(self.rpcnetd, sock, 60, self.rpcnetd_log.read_text,
+                           what=f"rpcnetd of {self.name}")
 
     def stop_rpcnetd(self) -> None:
         proc, self.rpcnetd = self.rpcnetd, None
@@ -393,8 +390,7 @@ class SshFleet:
             host.start_rpcnetd(self.socket_name)
         host.start_sshd()
 
-    def _each(self, fn: object) -> None:
-        assert callable(fn)
+    def _each(self, fn: Callable[[SshHost], None]) -> None:
         with ThreadPoolExecutor(self.workers) as pool:
             list(pool.map(fn, self.hosts))
 
