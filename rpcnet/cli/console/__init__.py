@@ -81,7 +81,8 @@ class GlobalOptions:
             self.connect_timeout = _number(option, value, float)
 
 
-_WITH_VALUE = ("-c", "--connect", "--hosts", "--parallel", "--connect-timeout")
+#: the global options that take a value
+WITH_VALUE = ("-c", "--connect", "--hosts", "--parallel", "--connect-timeout")
 
 
 def _number(option: str, value: str, kind: type[int] | type[float]) -> Any:
@@ -107,7 +108,7 @@ def parse_globals(argv: list[str]) -> GlobalOptions:
             break
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg[:2], "", arg[2:])
         i += 1
-        if name in _WITH_VALUE:
+        if name in WITH_VALUE:
             if not eq and not value:
                 if i >= len(argv):
                     raise UsageError(f"option '{name}' requires an argument")
