@@ -114,7 +114,7 @@ def print_merged(hosts: list[Host], results: dict[Host, Result], failed: dict[Ho
     for host in hosts:
         if host in failed:
             reasons[len(rows)] = failed[host]
-            rows.append(_error_row(host, columns))
+            rows.append(error_row(host.label, columns))
             continue
         sink, ok = results[host]
         all_ok &= ok
@@ -122,7 +122,7 @@ def print_merged(hosts: list[Host], results: dict[Host, Result], failed: dict[Ho
             out.error(f"{host.label}: {message}")
         if not ok:
             reasons[len(rows)] = sink.errors[-1] if sink.errors else "failed"
-            rows.append(_error_row(host, columns))
+            rows.append(error_row(host.label, columns))
         elif header:
             rows += [[host.label, *row] for row in sink.rows]
         elif keys:
@@ -137,8 +137,9 @@ def print_merged(hosts: list[Host], results: dict[Host, Result], failed: dict[Ho
     return all_ok and not failed
 
 
-def _error_row(host: Host, columns: list[str]) -> list[str]:
-    return [host.label, "error", *([""] * (len(columns) - 1))]
+def error_row(label: str, columns: list[str]) -> list[str]:
+    """The row of a host that failed, in a table of ``columns`` after the host's."""
+    return [label, "error", *([""] * (len(columns) - 1))]
 
 
 def _one_line(reason: str) -> str:
