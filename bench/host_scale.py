@@ -234,7 +234,7 @@ def per_call(conn: Any, runs: int) -> tuple[float, float, float]:
     return _median_ms(starts[1:]), _median_ms(stops[1:]), _median_ms(updates[1:])
 
 
-def measure(subject: Any, counts: list[int], runs: int, restart_from: int) -> list[Row]:
+def measure(subject: Subject, counts: list[int], runs: int, restart_from: int) -> list[Row]:
     rows = []
     running = 0
     for count in counts:

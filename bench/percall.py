@@ -12,13 +12,13 @@ of ``--rounds`` rounds of ``--calls`` calls, in microseconds per call.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rpcnet.cli import run_coroutine
 from rpcnet.cli.rpcnetd import build_drivers
 from rpcnet.client.connection import Connection
 from rpcnet.driver.base import NetworkDriver
@@ -193,12 +193,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=20_000)
     args = parser.parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        figures = asyncio.run(measure(args.rounds, args.calls))
-    else:
-        figures = uvloop.run(measure(args.rounds, args.calls))
+    figures = run_coroutine(measure(args.rounds, args.calls))
     for name, micros in figures.items():
         print(f"{name:35s} {micros:6.2f} us per call")
 

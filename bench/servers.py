@@ -7,7 +7,6 @@ Each is a separate process on a UNIX socket; the benchmark needs its URI
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -61,10 +60,10 @@ class RpcnetdWithMetrics(Rpcnetd):
     name = "rpcnetd+metrics"
 
     def __init__(self, interval: float = 1.0) -> None:
+        from tests.peers.metrics import metrics_url  # needs prometheus-client, as --metrics does
+
         self._peer = RpcnetdPeer(extra_args=("--metrics", "127.0.0.1:0")).start()
-        found = re.search(r"serving metrics on (http://\S+/metrics)", self._peer.log())
-        assert found is not None, self._peer.log()
-        self.url = found.group(1)
+        self.url = metrics_url(self._peer.log())
         #: seconds each scrape took, in order
         self.scrapes: list[float] = []
         self._stopping = threading.Event()

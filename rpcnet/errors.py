@@ -22,8 +22,8 @@ class ErrorCode(IntEnum):
     INVALID_CONN = 6
     INVALID_ARG = 8
     OPERATION_FAILED = 9
-    XML_ERROR = 27
     NO_NAME = 21
+    XML_ERROR = 27
     OPERATION_DENIED = 29
     XML_DETAIL = 35
     INVALID_NETWORK = 36

@@ -1,1 +1,38 @@
-"""rpcnet.cli."""
+"""rpcnet.cli: the command-line programs (``rpcnetd``, ``rpcnet``, ...) and
+the one thing they share, running on uvloop when it is installed.
+
+Nothing is imported here at module level: every program's start (the ssh
+helper's on each connection) pays for this package."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Coroutine
+
+T = TypeVar("T")
+
+
+def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+    """``coro`` run to its end on a new event loop: uvloop's when it is
+    installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        import asyncio
+
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's when it is installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        import asyncio
+
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import logging
 import ssl
@@ -12,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rpcnet.cli import run_coroutine
 from rpcnet.cli.daemon_conf import load_daemon_conf
 from rpcnet.driver.base import NetworkDriver
 from rpcnet.driver.host.tools import Tools
@@ -286,8 +286,8 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
 
 #: ServerConfig fields only a config file sets
 _CONF_ONLY_SETTINGS = ("max_queued_clients", "admin_max_clients", "admin_max_queued_clients",
-                   "admin_max_client_requests", "admin_keepalive_interval",
-                   "admin_keepalive_count")
+                       "admin_max_client_requests", "admin_keepalive_interval",
+                       "admin_keepalive_count")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,9 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"rpcnetd: cannot start: cannot open a log output: {exc}", file=sys.stderr)
         return 1
-    for warning in args.conf_warnings:
-        logging.getLogger("rpcnet.server").warning("%s", warning)
     log = logging.getLogger("rpcnet.server")
+    for warning in args.conf_warnings:
+        log.warning("%s", warning)
     config = server_config(args)
     tls = tls_listeners(args)
     try:
@@ -320,15 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         log.info("socket activation: %s", ", ".join(
             f"{name} (fd {fd})" for fd, name in activation.names.items()))
     serving = run(config, tls, Tools(dnsmasq=args.dnsmasq, nft=args.nft), activation=activation,
-               activated_tls=tls_settings(args), notifier=Notifier.from_environment(),
-               metrics=args.metrics)
+                  activated_tls=tls_settings(args), notifier=Notifier.from_environment(),
+                  metrics=args.metrics)
     try:
-        try:
-            import uvloop
-        except ImportError:
-            asyncio.run(serving)
-        else:
-            uvloop.run(serving)
+        run_coroutine(serving)
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot start: %s", exc)
         return 1

@@ -16,7 +16,7 @@ it acts on in all; None: until cleared). ``procedures`` takes names
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TypedDict, Unpack
 
 from rpcnet.errors import ErrorDomain, ErrorLevel, VirError
@@ -29,13 +29,12 @@ from rpcnet.testkit.faults import (
     FaultPlan,
     HangUp,
     KeepaliveSilence,
+    Procedures,
     RawReply,
     StopReading,
     procedure_numbers,
 )
 from rpcnet.testkit.loop import LoopThread
-
-Procedures = str | int | Iterable[str | int] | None
 
 
 class Scope(TypedDict, total=False):

@@ -98,6 +98,8 @@ class KeepaliveSilence:
 
 
 Action = Delay | ErrorReply | HangUp | CutReply | RawReply | StopReading | KeepaliveSilence
+#: which calls a fault selects: procedure names or numbers, one or several; None: every call
+Procedures = str | int | Iterable[str | int] | None
 
 
 @dataclass(eq=False)
@@ -203,7 +205,7 @@ class FaultPlan:
                    for f in self.faults)
 
 
-def procedure_numbers(procedures: str | int | Iterable[str | int] | None) -> frozenset[int] | None:
+def procedure_numbers(procedures: Procedures) -> frozenset[int] | None:
     """Procedure names (``NETWORK_CREATE``, ``REMOTE_PROC_NETWORK_CREATE``) or
     numbers as a set of numbers; None stays None (every procedure). Raises
     ValueError for a name libvirt 9.0's REMOTE program does not have."""

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from tests.peers.libvirtd import LibvirtSocketNames
 from tests.peers.requirements import need_executable
 from tests.peers.rpcnetd import RpcnetdPeer
 from tests.peers.virsh import SYSTEM_PYTHON, run_client
@@ -16,25 +17,13 @@ from tests.peers.virsh import SYSTEM_PYTHON, run_client
 VIRT_ADMIN = "/usr/bin/virt-admin"
 
 
-class LibvirtNamedRpcnetd(RpcnetdPeer):
+class LibvirtNamedRpcnetd(LibvirtSocketNames, RpcnetdPeer):
     """rpcnetd on libvirtd's socket names (``--socket-name libvirt``): its
     sockets are ``libvirt-sock``, ``-sock-ro`` and ``libvirt-admin-sock`` and
     its daemon server is called ``libvirtd``, as libvirtd's."""
 
     def __init__(self, *extra_args: str) -> None:
         super().__init__(extra_args=("--socket-name", "libvirt", *extra_args))
-
-    @property
-    def socket(self) -> str:
-        return str(self.dir / "libvirt-sock")
-
-    @property
-    def socket_ro(self) -> str:
-        return str(self.dir / "libvirt-sock-ro")
-
-    @property
-    def socket_admin(self) -> str:
-        return str(self.dir / "libvirt-admin-sock")
 
 
 def virt_admin(socket: str, *command: str) -> subprocess.CompletedProcess[str]:

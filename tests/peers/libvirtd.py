@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from rpcnet.testing import answers_rpc
 from tests.peers import libvirtd_conf
@@ -88,7 +88,29 @@ class LibvirtdError(RuntimeError):
     """libvirtd did not come up (the message ends with the tail of its log)."""
 
 
-class LibvirtdPeer:
+class _InDir(Protocol):
+    @property
+    def dir(self) -> Path: ...
+
+
+class LibvirtSocketNames:
+    """libvirtd's socket names in the daemon's ``dir``: ``libvirt-sock``,
+    ``libvirt-sock-ro`` and ``libvirt-admin-sock``."""
+
+    @property
+    def socket(self: _InDir) -> str:
+        return str(self.dir / "libvirt-sock")
+
+    @property
+    def socket_ro(self: _InDir) -> str:
+        return str(self.dir / "libvirt-sock-ro")
+
+    @property
+    def socket_admin(self: _InDir) -> str:
+        return str(self.dir / "libvirt-admin-sock")
+
+
+class LibvirtdPeer(LibvirtSocketNames):
     """One isolated libvirtd; use as a context manager or call start()/stop()."""
 
     def __init__(
@@ -136,18 +158,6 @@ class LibvirtdPeer:
         if self._dir is None:
             raise LibvirtdError("peer not started")
         return self._dir
-
-    @property
-    def socket(self) -> str:
-        return str(self.dir / "libvirt-sock")
-
-    @property
-    def socket_ro(self) -> str:
-        return str(self.dir / "libvirt-sock-ro")
-
-    @property
-    def socket_admin(self) -> str:
-        return str(self.dir / "libvirt-admin-sock")
 
     @property
     def log_path(self) -> Path:

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Self
 
 from rpcnet.protocol import keepalive
-from rpcnet.protocol.message import MessageType
+from rpcnet.protocol.message import Framer, MessageType, encode_frame
 
 _REPLY = int(MessageType.REPLY)
 
@@ -52,15 +52,15 @@ class Recorder:
                 return  # closed
             server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             server.connect(self.target)
-            self._spawn(self._pump, client, server, False)
-            self._spawn(self._pump, server, client, True)
+            self._spawn(self._pump, client, server, None)
+            self._spawn(self._pump, server, client, Framer())
 
-    def _pump(self, source: socket.socket, sink: socket.socket, record: bool) -> None:
-        pending = b""
+    def _pump(self, source: socket.socket, sink: socket.socket, framer: Framer | None) -> None:
+        """Relay ``source`` to ``sink``, keeping its frames if given a ``framer``."""
         try:
             while data := source.recv(65536):
-                if record:  # before the client can see it and be done
-                    pending = self._keep(pending + data)
+                if framer is not None:  # before the client can see it and be done
+                    self._keep(framer, data)
                 sink.sendall(data)
         except OSError:
             pass
@@ -69,15 +69,11 @@ class Recorder:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
 
-    def _keep(self, data: bytes) -> bytes:
-        while len(data) >= 4:
-            (length,) = struct.unpack(">I", data[:4])
-            if len(data) < length:
-                break
+    def _keep(self, framer: Framer, data: bytes) -> None:
+        framer.feed(data)
+        while (frame := framer.next_frame()) is not None:
             with self._lock:
-                self.frames.append(data[:length])
-            data = data[length:]
-        return data
+                self.frames.append(encode_frame(*frame))
 
     def close(self) -> None:
         self._listener.close()

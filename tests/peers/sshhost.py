@@ -37,21 +37,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from rpcnet.testing import answers_rpc, stop_process
+from rpcnet.testing import stop_process, wait_until_serving
 from tests.peers.netns import IP, NetNamespace
 
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 NSENTER = "/usr/bin/nsenter"
-#: What a remote command needs on a host whose PATH the test restricts.
-BASE_TOOLS = ("sh", "which", "grep", "cat", "sleep")
-
 #: The environment sshd starts with (a session's PATH is Debian's default).
 HOST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 #: Sets up a place's mount namespace, then holds it open. $1: the test's
@@ -281,13 +278,10 @@ class SshHost:
         with self.rpcnetd_log.open("ab") as log:
             self.rpcnetd = subprocess.Popen(self.exec_args(*args), stdin=subprocess.DEVNULL,
                                             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
         assert self.place.holder is not None
         sock = f"/proc/{self.place.holder.pid}/root{socket_dir}/{socket_name}-sock"
-        while not answers_rpc(sock):
-            if self.rpcnetd.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"rpcnetd of {self.name}: {self.rpcnetd_log.read_text()}")
-            time.sleep(0.05)
+        wait_until_serving(self.rpcnetd, sock, 60, self.rpcnetd_log.read_text,
+                           what=f"rpcnetd of {self.name}")
 
     def stop_rpcnetd(self) -> None:
         proc, self.rpcnetd = self.rpcnetd, None
@@ -396,8 +390,7 @@ class SshFleet:
             host.start_rpcnetd(self.socket_name)
         host.start_sshd()
 
-    def _each(self, fn: object) -> None:
-        assert callable(fn)
+    def _each(self, fn: Callable[[SshHost], None]) -> None:
         with ThreadPoolExecutor(self.workers) as pool:
             list(pool.map(fn, self.hosts))
 

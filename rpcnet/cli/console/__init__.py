@@ -17,18 +17,17 @@ the exit status is 0 only if the command succeeded on every host.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
+
+from rpcnet.cli import run_coroutine
 
 if TYPE_CHECKING:
     from rpcnet.cli.console.grammar import Command
     from rpcnet.cli.console.session import Session
 
-T = TypeVar("T")
 USAGE = """\
 usage: rpcnet [-c URI]... [--hosts FILE] [-r] [-q] [--parallel N]
               [--connect-timeout SECONDS] [COMMAND [ARGS...]]
@@ -82,7 +81,8 @@ class GlobalOptions:
             self.connect_timeout = _number(option, value, float)
 
 
-_WITH_VALUE = ("-c", "--connect", "--hosts", "--parallel", "--connect-timeout")
+#: the global options that take a value
+WITH_VALUE = ("-c", "--connect", "--hosts", "--parallel", "--connect-timeout")
 
 
 def _number(option: str, value: str, kind: type[int] | type[float]) -> Any:
@@ -108,7 +108,7 @@ def parse_globals(argv: list[str]) -> GlobalOptions:
             break
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg[:2], "", arg[2:])
         i += 1
-        if name in _WITH_VALUE:
+        if name in WITH_VALUE:
             if not eq and not value:
                 if i >= len(argv):
                     raise UsageError(f"option '{name}' requires an argument")
@@ -204,20 +204,3 @@ async def _run_once(session: Session, commands: list[Command], *, eager: bool) -
         return 0 if await session.run(commands) else 1
     finally:
         await session.close()
-
-
-def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's when it is installed, else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()

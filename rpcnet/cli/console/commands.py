@@ -30,9 +30,15 @@ from rpcnet.vocabulary import UpdateCommand, UpdateSection
 
 COMMANDS: dict[str, CommandDef] = {}
 NAME_OR_UUID = "network name or uuid"
-NETWORK = Opt("network", Kind.DATA, NAME_OR_UUID, required=True, values=Source.NETWORK)
-ACTIVE_NETWORK = Opt("network", Kind.DATA, NAME_OR_UUID, required=True,
-                     values=Source.ACTIVE_NETWORK)
+
+
+def network_opt(values: Source, help: str = NAME_OR_UUID) -> Opt:
+    """The required ``network`` option, completed from ``values``."""
+    return Opt("network", Kind.DATA, help, required=True, values=values)
+
+
+NETWORK = network_opt(Source.NETWORK)
+ACTIVE_NETWORK = network_opt(Source.ACTIVE_NETWORK)
 FILE = Opt("file", Kind.DATA, "file containing an XML network description", required=True,
            values=Source.PATH)
 VALIDATE = Opt("validate", Kind.BOOL, "validate the XML against the schema")
@@ -143,11 +149,9 @@ def _convert(name: str, network: Opt, *, from_uuid: bool, help: str) -> None:
     command(name, network, help=help)(handler)
 
 
-_convert("net-uuid", Opt("network", Kind.DATA, "network name", required=True,
-                         values=Source.NETWORK),
+_convert("net-uuid", network_opt(Source.NETWORK, "network name"),
          from_uuid=False, help="convert a network name to network UUID")
-_convert("net-name", Opt("network", Kind.DATA, "network uuid", required=True,
-                         values=Source.NETWORK_UUID),
+_convert("net-name", network_opt(Source.NETWORK_UUID, "network uuid"),
          from_uuid=True, help="convert a network UUID to network name")
 
 
@@ -263,8 +267,7 @@ def _simple(verb: str, done: str, method: str, network: Source, help: str, desc:
         ctx.out.extra(f"Network {name} {done}\n")
         return True
 
-    opt = Opt("network", Kind.DATA, NAME_OR_UUID, required=True, values=network)
-    command(f"net-{verb}", opt, help=help, desc=desc)(handler)
+    command(f"net-{verb}", network_opt(network), help=help, desc=desc)(handler)
 
 
 _simple("start", "started", "network_create", Source.INACTIVE_NETWORK,
@@ -276,7 +279,7 @@ _simple("undefine", "has been undefined", "network_undefine", Source.PERSISTENT_
 
 
 @command("net-autostart",
-         Opt("network", Kind.DATA, NAME_OR_UUID, required=True, values=Source.PERSISTENT_NETWORK),
+         network_opt(Source.PERSISTENT_NETWORK),
          Opt("disable", Kind.BOOL, "disable autostarting"), help="autostart a network",
          desc="Configure a network to be automatically started at boot.")
 async def net_autostart(ctx: Context, o: Options) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rpcnet.cli.console.context import Context, Interrupt
-from rpcnet.cli.console.grammar import Command, HostCommand
+from rpcnet.cli.console.grammar import Command, HostCommand, Options
 from rpcnet.cli.console.output import CaptureSink, TerminalSink, format_table
 from rpcnet.client.driver import RemoteDriver
 from rpcnet.errors import VirError
@@ -78,19 +78,24 @@ class _HostErrors(TerminalSink):
 Result = tuple[CaptureSink, bool]
 
 
-async def run_captured(host: Host, driver: RemoteDriver, cmd: Command) -> Result:
-    """Run ``cmd`` on one host of many; its output kept for the merged view."""
-    sink = CaptureSink()
-    ctx = Context(driver, sink, host.label)
-    definition = cmd.definition
-    assert isinstance(definition, HostCommand)
+async def run_handler(definition: HostCommand, ctx: Context, options: Options) -> bool:
+    """Run a host command in ``ctx``; if it fails, its error (also one it
+    raised) is reported as virsh reports it. True if it succeeded."""
     try:
-        ok = await definition.handler(ctx, cmd.options)
+        ok = await definition.handler(ctx, options)
     except VirError as exc:
         ctx.last_error, ok = exc, False
     if not ok:
         ctx.report()
-    return sink, ok
+    return ok
+
+
+async def run_captured(host: Host, driver: RemoteDriver, cmd: Command) -> Result:
+    """Run ``cmd`` on one host of many; its output kept for the merged view."""
+    sink = CaptureSink()
+    definition = cmd.definition
+    assert isinstance(definition, HostCommand)
+    return sink, await run_handler(definition, Context(driver, sink, host.label), cmd.options)
 
 
 def print_merged(hosts: list[Host], results: dict[Host, Result], failed: dict[Host, str],
@@ -109,7 +114,7 @@ def print_merged(hosts: list[Host], results: dict[Host, Result], failed: dict[Ho
     for host in hosts:
         if host in failed:
             reasons[len(rows)] = failed[host]
-            rows.append(_error_row(host, columns))
+            rows.append(error_row(host.label, columns))
             continue
         sink, ok = results[host]
         all_ok &= ok
@@ -117,7 +122,7 @@ def print_merged(hosts: list[Host], results: dict[Host, Result], failed: dict[Ho
             out.error(f"{host.label}: {message}")
         if not ok:
             reasons[len(rows)] = sink.errors[-1] if sink.errors else "failed"
-            rows.append(_error_row(host, columns))
+            rows.append(error_row(host.label, columns))
         elif header:
             rows += [[host.label, *row] for row in sink.rows]
         elif keys:
@@ -132,8 +137,9 @@ def print_merged(hosts: list[Host], results: dict[Host, Result], failed: dict[Ho
     return all_ok and not failed
 
 
-def _error_row(host: Host, columns: list[str]) -> list[str]:
-    return [host.label, "error", *([""] * (len(columns) - 1))]
+def error_row(label: str, columns: list[str]) -> list[str]:
+    """The row of a host that failed, in a table of ``columns`` after the host's."""
+    return [label, "error", *([""] * (len(columns) - 1))]
 
 
 def _one_line(reason: str) -> str:

@@ -9,17 +9,14 @@ the caller's timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from uuid import UUID
 
 from rpcnet.cli.console.grammar import Source
 from rpcnet.client.driver import RemoteDriver
+from rpcnet.client.objects import Networks
 from rpcnet.driver.base import ListFlags
-from rpcnet.errors import VirError
-from rpcnet.protocol.values import NetworkRef
 
 FRESH_FOR = 10.0
 
@@ -106,11 +103,5 @@ async def port_uuids(drivers: list[RemoteDriver], network: str, timeout: float) 
 
 
 async def _ports(driver: RemoteDriver, network: str) -> list[str]:
-    net = await _lookup(driver, network)
-    return [p.uuid_str for p in await driver.network_list_all_ports(net, 0)]
-
-
-async def _lookup(driver: RemoteDriver, network: str) -> NetworkRef:
-    with contextlib.suppress(ValueError, VirError):
-        return await driver.network_lookup_by_uuid(UUID(network).bytes)
-    return await driver.network_lookup_by_name(network)
+    net = await Networks(driver).get(network)
+    return [p.uuid_str for p in await driver.network_list_all_ports(net.ref, 0)]

@@ -31,6 +31,7 @@ from rpcnet.cli.console.hosts import (
     open_host,
     print_merged,
     run_captured,
+    run_handler,
     run_together,
 )
 from rpcnet.cli.console.names import NetworkNames, port_uuids
@@ -238,13 +239,7 @@ class Session:
         if driver is None:
             return False
         ctx = Context(driver, self.out, interrupt=self.interrupt if self.interactive else None)
-        try:
-            ok = await definition.handler(ctx, options)
-        except VirError as exc:
-            ctx.last_error, ok = exc, False
-        if not ok:
-            ctx.report()
-        return ok
+        return await run_handler(definition, ctx, options)
 
     # -- what the console's own commands do ------------------------------------
 

@@ -47,7 +47,7 @@ class LoopThread:
     """An event loop running in its own (daemon) thread."""
 
     def __init__(self) -> None:
-        from rpcnet.cli.console import new_event_loop
+        from rpcnet.cli import new_event_loop
 
         self.loop = new_event_loop()
         self._thread = threading.Thread(target=self._run, name="rpcnet-loop", daemon=True)

@@ -16,7 +16,8 @@ import re
 import sys
 from importlib import resources
 
-from rpcnet.cli.console import GlobalOptions, UsageError, make_session, run_coroutine
+from rpcnet.cli import run_coroutine
+from rpcnet.cli.console import WITH_VALUE, GlobalOptions, UsageError, make_session
 from rpcnet.cli.console.catalog import COMMANDS
 from rpcnet.cli.console.completion import Completion, complete_words, for_segment, paths
 from rpcnet.cli.console.grammar import Options, Source, split_partial
@@ -26,7 +27,6 @@ TIMEOUT = 3.0
 SHELLS = ("bash", "zsh")
 GLOBAL_OPTIONS = ("-c", "--connect", "--hosts", "-r", "--readonly", "-q", "--quiet", "-h",
                   "--help", "--parallel", "--connect-timeout")
-_WITH_VALUE = ("-c", "--connect", "--hosts", "--parallel", "--connect-timeout")
 _BASH_SPECIAL = re.compile(r"[^\w@%+=:,./-]")
 
 
@@ -89,14 +89,14 @@ def _globals(tokens: list[str]) -> tuple[GlobalOptions, list[str] | None]:
             return g, tokens[i + 1:]
         if not token.startswith("-") or token == "-":
             break
-        if token in _WITH_VALUE:
+        if token in WITH_VALUE:
             if i + 1 == len(tokens):
                 return g, None
             _set(g, token, tokens[i + 1])
             i += 2
             continue
         name, eq, value = token.partition("=")
-        if eq and name in _WITH_VALUE:
+        if eq and name in WITH_VALUE:
             _set(g, name, value)
         elif token.startswith("-c") and not token.startswith("--"):
             _set(g, "-c", token[2:])

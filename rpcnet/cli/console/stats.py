@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from rpcnet.cli.console.commands import command, parse_int
 from rpcnet.cli.console.context import Context, Failed, interruption
 from rpcnet.cli.console.grammar import Kind, Opt, Options, Source
+from rpcnet.cli.console.hosts import error_row
 from rpcnet.cli.console.output import Sink, TerminalSink
 from rpcnet.errors import ErrorCode, ErrorDomain, VirError
 from rpcnet.protocol.values import NetworkStats
@@ -88,7 +89,7 @@ async def read(ctx: Context, name: str | None) -> Reading | None:
 def table_rows(ctx: Context, now: Reading | None, before: Reading | None, *,
                prefix: bool) -> list[list[str]]:
     if now is None:
-        return [[ctx.label, "error", *([""] * (len(COLUMNS) - 1))]] if prefix else []
+        return [error_row(ctx.label, COLUMNS)] if prefix else []
     seconds = now.at - before.at if before is not None else 0.0
     rows = [row(stats, before.networks.get(stats.name) if before is not None else None,
                 seconds) for stats in now.networks.values()]
