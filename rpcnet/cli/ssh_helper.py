@@ -20,11 +20,15 @@ host without libvirt (``ln -s``), or name it with ``?netcat=`` in the URI.
 
 from __future__ import annotations
 
+# What this imports is paid on every ssh connection to the host: the helper
+# starts once per session. ``socket`` (enum, selectors), ``threading`` and
+# ``urllib.parse`` would more than double its start, so it takes the
+# ``_socket`` type the ``socket`` module wraps, copies in one poll loop and
+# splits the URI itself.
+import _socket
 import os
-import socket
+import select
 import sys
-import threading
-from urllib.parse import urlsplit
 
 PROG = "rpcnet-ssh-helper"
 RPCNET_SOCKET = "/run/rpcnet/rpcnet-sock"
@@ -39,29 +43,29 @@ class HelperError(Exception):
 def socket_for(uri: str, readonly: bool) -> str:
     """The socket a helper connects to for ``uri``, as virt-ssh-helper picks it
     (auto mode), rpcnetd's own tried first."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError as exc:
-        raise HelperError(f"cannot parse '{uri}': {exc}") from None
-    driver, _, transport = parts.scheme.partition("+")
-    if not driver or "://" not in uri:
+    scheme, separator, rest = uri.partition("://")
+    if not scheme or not separator:
         raise HelperError(f"cannot parse '{uri}': missing scheme for URI")
-    if transport not in ("", "unix") or parts.hostname:
+    driver, _, transport = scheme.partition("+")
+    authority, slash, path = rest.partition("/")
+    path = slash + path.partition("?")[0].partition("#")[0]
+    host = authority.rpartition("@")[2].partition(":")[0]
+    if not driver or transport not in ("", "unix") or host:
         raise HelperError(f"unexpected URI transport '{uri}'")
-    if parts.path == "/session":
+    if path == "/session":
         raise HelperError(f"session URIs are not served: '{uri}'")
     suffix = "-sock-ro" if readonly else "-sock"
     candidates = [f"{LIBVIRT_DIR}/virt{driver}d{suffix}", f"{LIBVIRT_DIR}/libvirt{suffix}"]
     if driver in ("network", "test"):
         candidates.insert(0, RPCNET_SOCKET + suffix.removeprefix("-sock"))
-    for path in candidates:
-        if os.path.exists(path):
-            return path
+    for candidate in candidates:
+        if os.path.exists(candidate):
+            return candidate
     return candidates[-1]
 
 
-def _connect(path: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _connect(path: str) -> _socket.socket:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(path)
     except OSError as exc:
@@ -70,32 +74,28 @@ def _connect(path: str) -> socket.socket:
     return sock
 
 
-def _copy_in(sock: socket.socket, done: threading.Event) -> None:
-    try:
-        while data := os.read(0, CHUNK):
-            sock.sendall(data)
-    except OSError:
-        pass
-    done.set()
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
-def _copy_out(sock: socket.socket, done: threading.Event) -> None:
-    try:
-        while data := sock.recv(CHUNK):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(1, view):]
-    except OSError:
-        pass
-    done.set()
-
-
-def proxy(sock: socket.socket) -> None:
+def proxy(sock: _socket.socket) -> None:
     """Copy stdin to ``sock`` and ``sock`` to stdout until either ends."""
-    done = threading.Event()
-    for copy in (_copy_in, _copy_out):
-        threading.Thread(target=copy, args=(sock, done), daemon=True).start()
-    done.wait()
+    peer = sock.fileno()
+    target = {0: peer, peer: 1}
+    poller = select.poll()
+    for fd in target:
+        poller.register(fd, select.POLLIN)
+    try:
+        while True:
+            for fd, _ in poller.poll():
+                data = os.read(fd, CHUNK)
+                if not data:
+                    return
+                _write_all(target[fd], data)
+    except OSError:
+        return
 
 
 def _parse(argv: list[str]) -> str:
