@@ -49,6 +49,8 @@ from tests.peers.netns import IP, NetNamespace
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 NSENTER = "/usr/bin/nsenter"
+#: What libvirt's remote command runs on the far side besides its helper.
+SHELL_TOOLS = ("sh", "which", "grep")
 #: The environment sshd starts with (a session's PATH is Debian's default).
 HOST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 #: Sets up a place's mount namespace, then holds it open. $1: the test's
@@ -99,6 +101,12 @@ def tool_dir(path: Path, tools: Sequence[str], links: dict[str, str] | None = No
     for name, target in (links or {}).items():
         (path / name).symlink_to(target)
     return path
+
+
+def rpcnet_ssh_helper() -> str:
+    """This checkout's ``rpcnet-ssh-helper``."""
+    found = Path(sys.executable).with_name("rpcnet-ssh-helper")
+    return str(found) if found.exists() else shutil.which("rpcnet-ssh-helper") or "missing"
 
 
 def descendants(pid: int) -> list[int]:
@@ -330,6 +338,13 @@ class SshHost:
         kernel's backlog, with no answer (a host that hangs)."""
         assert self.sshd is not None
         self.sshd.send_signal(signal.SIGSTOP if frozen else signal.SIGCONT)
+
+    def use_tools(self, links: dict[str, str], *tools: str) -> None:
+        """Give sessions a PATH of the shell's tools, ``tools`` and ``links``
+        (name -> target) only, as on a host without libvirt; restarts sshd."""
+        shutil.rmtree(self.dir / "bin", ignore_errors=True)
+        self.path = str(tool_dir(self.dir / "bin", (*SHELL_TOOLS, *tools), links))
+        self.start_sshd()
 
     def new_host_key(self) -> None:
         """Replace the host key (the client's known_hosts now holds a stale one)."""

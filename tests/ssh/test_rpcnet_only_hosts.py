@@ -12,29 +12,13 @@ for the test, so the far side has exactly the tools such a host has.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.peers.sshhost import SshFleet, SshHost, tool_dir
+from tests.peers.sshhost import SshFleet, rpcnet_ssh_helper
 
 pytestmark = pytest.mark.host
-
-SHELL_TOOLS = ("sh", "which", "grep")
-
-
-def helper() -> str:
-    found = Path(sys.executable).with_name("rpcnet-ssh-helper")
-    return str(found) if found.exists() else shutil.which("rpcnet-ssh-helper") or "missing"
-
-
-def configure(host: SshHost, links: dict[str, str], *tools: str) -> None:
-    host.path = str(tool_dir(host.dir / "bin", (*SHELL_TOOLS, *tools), links))
-    host.start_sshd()
-
 
 @pytest.fixture(scope="module")
 def hosts(ssh_tools: None) -> Iterator[SshFleet]:
@@ -43,10 +27,10 @@ def hosts(ssh_tools: None) -> Iterator[SshFleet]:
     name, rpcnetd on /run/rpcnet."""
     with SshFleet(3, socket_name=None) as fleet:
         nc_host, helper_host, plain_host = fleet.hosts
-        configure(nc_host, {}, "nc")
+        nc_host.use_tools({}, "nc")
         nc_host.start_rpcnetd("libvirt")
-        configure(helper_host, {"virt-ssh-helper": helper()})
-        configure(plain_host, {"rpcnet-ssh-helper": helper()})
+        helper_host.use_tools({"virt-ssh-helper": rpcnet_ssh_helper()})
+        plain_host.use_tools({"rpcnet-ssh-helper": rpcnet_ssh_helper()})
         for host in (helper_host, plain_host):
             host.start_rpcnetd("rpcnet", socket_dir="/run/rpcnet")
         yield fleet
