@@ -9,12 +9,15 @@ client namespace; tests/peers/sshhost.py), then times, on the client side:
   ``--parallel`` and with ``--parallel`` = the number of hosts;
 - virsh once per host, one after the other (a shell loop) and all at once;
 - the ``+ssh`` console again with ``KexAlgorithms curve25519-sha256`` in the
-  client's ssh config (OpenSSH 9's default exchange is the costly part).
+  client's ssh config (OpenSSH 9's default exchange is the costly part);
+- both consoles again against hosts with rpcnet and no libvirt, whose
+  sessions run ``rpcnet-ssh-helper`` installed as virt-ssh-helper.
 
-Wall time is the median of ``--runs``; client CPU is the user and system
-time of the client processes and their ssh children (median); far CPU that
-of every far side (each sshd with the sessions it reaped, virt-ssh-helper
-included, and each rpcnetd); memory is the peak of the summed PSS of the
+Wall time is the median of ``--runs``; client CPU is the CPU time of the
+client processes and all they start (median); far CPU that of every far
+side (each sshd with its sessions, the helper included, and each rpcnetd),
+both counted by cgroups of the bench's own (bench/cpugroup.py), so nothing a
+parent does not wait for is missed; memory is the peak of the summed PSS of the
 client's process tree, sampled every 20 ms. The far sides run on this same
 machine, so on a small one their CPU, not the client's, sets the wall time
 of a large fan-out. Needs root, sshd and virsh.
@@ -25,8 +28,7 @@ of a large fan-out. Needs root, sshd and virsh.
 from __future__ import annotations
 
 import argparse
-import os
-import resource
+import compileall
 import statistics
 import subprocess
 import sys
@@ -36,8 +38,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import rpcnet
+from bench.cpugroup import CpuGroup
 from rpcnet.cli.console.hosts import DEFAULT_PARALLEL
-from tests.peers.sshhost import SshFleet, descendants
+from tests.peers.sshhost import SshFleet, descendants, rpcnet_ssh_helper
 
 RPCNET = [sys.executable, "-m", "rpcnet.cli.console"]
 CHEAP_KEX = "curve25519-sha256"
@@ -76,44 +80,37 @@ class PeakMemory:
 
 
 Sample = tuple[float, float, float, int]
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+class Meter:
+    """CPU groups for the client side (each command and all it starts) and
+    for the far sides (each host's sshd with its sessions, and rpcnetd)."""
+
+    def __init__(self) -> None:
+        self.client = CpuGroup("rpcnet-bench-client")
+        self.far = CpuGroup("rpcnet-bench-far")
+
+    def add_hosts(self, fleet: SshFleet) -> None:
+        """The far group takes every host's daemons as they run now."""
+        for host in fleet.hosts:
+            for proc in (host.sshd, host.rpcnetd):
+                if proc is not None:
+                    self.far.add(proc.pid)
+
+    def close(self) -> None:
+        self.client.close()
+        self.far.close()
 
 
-def _process_cpu(pid: int, *, children: bool) -> float:
-    """CPU seconds of ``pid`` (and of the children it has reaped)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = fields[11:15] if children else fields[11:13]  # utime stime [cutime cstime]
-    return sum(int(t) for t in ticks) / TICK
-
-
-def _far_cpu(fleet: SshFleet) -> float:
-    """CPU of every far side: sshd with its reaped sessions (virt-ssh-helper
-    included), and rpcnetd."""
-    total = 0.0
-    for host in fleet.hosts:
-        if host.sshd is not None:
-            total += _process_cpu(host.sshd.pid, children=True)
-        if host.rpcnetd is not None:
-            total += _process_cpu(host.rpcnetd.pid, children=False)
-    return total
-
-
-def timed(fleet: SshFleet, commands: list[list[str]]) -> Sample:
+def timed(fleet: SshFleet, meter: Meter, commands: list[list[str]]) -> Sample:
     """Run ``commands`` at once on the client side; (seconds, client CPU seconds,
     far sides' CPU seconds, peak KiB). (nsenter execs the command: it is our
     child, and its ssh children are its.)"""
-    cpu, far = _cpu(), _far_cpu(fleet)
+    cpu, far = meter.client.seconds(), meter.far.seconds()
     started = time.perf_counter()
     procs = [subprocess.Popen(fleet.client.args(*cmd), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, env=fleet.client.env())
+                              stderr=subprocess.PIPE, env=fleet.client.env(),
+                              preexec_fn=meter.client.join)
              for cmd in commands]
     memory = PeakMemory([p.pid for p in procs])
     failures = [p.communicate()[1] for p in procs if p.wait() != 0]
@@ -121,20 +118,20 @@ def timed(fleet: SshFleet, commands: list[list[str]]) -> Sample:
     peak = memory.stop()
     if failures:
         raise RuntimeError(f"{len(failures)} failed: {failures[0].decode()[-500:]}")
-    time.sleep(0.2)  # the far sides reap their sessions
-    return elapsed, _cpu() - cpu, _far_cpu(fleet) - far, peak
+    time.sleep(0.2)  # the far sides end their sessions
+    return elapsed, meter.client.seconds() - cpu, meter.far.seconds() - far, peak
 
 
 def summary(samples: list[Sample]) -> Sample:
-    return (*(statistics.median(s[i] for s in samples) for i in range(3)),
-            max(s[3] for s in samples))
+    wall, client, far = (statistics.median(s[i] for s in samples) for i in range(3))
+    return wall, client, far, max(s[3] for s in samples)
 
 
 def uri(host: str, transport: str) -> str:
     return f"network+{transport}://{host}/system"
 
 
-def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, float, float, int]]:
+def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, float, float, int]]:
     count = len(fleet.hosts)
     names = [h.name for h in fleet.hosts]
     files = {}
@@ -157,7 +154,7 @@ def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, float, float, 
     cases.append(("virsh +ssh, 1 host", virsh[:1]))
     results = []
     for label, commands in cases:
-        results.append((label, *summary([timed(fleet, commands) for _ in range(runs)])))
+        results.append((label, *summary([timed(fleet, meter, commands) for _ in range(runs)])))
     # OpenSSH 9's default key exchange (sntrup761x25519) costs ssh ~50 ms of CPU
     # on each side; what a fleet's ~/.ssh/config can choose instead:
     config = fleet.client.ssh_dir / "config"
@@ -165,17 +162,24 @@ def measure(fleet: SshFleet, runs: int) -> list[tuple[str, float, float, float, 
     try:
         for label, commands in cases[:2]:
             results.append((f"{label}, {CHEAP_KEX}",
-                            *summary([timed(fleet, commands) for _ in range(runs)])))
+                            *summary([timed(fleet, meter, commands) for _ in range(runs)])))
     finally:
         config.unlink()
-    loop = []
+    loop: list[Sample] = []
     for _ in range(runs):
-        one_by_one = [timed(fleet, [command]) for command in virsh]
-        loop.append((*(sum(s[i] for s in one_by_one) for i in range(3)),
-                     max(s[3] for s in one_by_one)))
+        one_by_one = [timed(fleet, meter, [command]) for command in virsh]
+        wall, client, far = (sum(s[i] for s in one_by_one) for i in range(3))
+        loop.append((wall, client, far, max(s[3] for s in one_by_one)))
     results.append((f"virsh +ssh, {count} hosts one after the other", *summary(loop)))
     results.append((f"virsh +ssh, {count} hosts all at once",
-                    *summary([timed(fleet, virsh) for _ in range(runs)])))
+                    *summary([timed(fleet, meter, virsh) for _ in range(runs)])))
+    # Hosts with rpcnet and no libvirt: rpcnet's helper is their virt-ssh-helper.
+    for host in fleet.hosts:
+        host.use_tools({"virt-ssh-helper": rpcnet_ssh_helper()})
+    meter.add_hosts(fleet)
+    for label, commands in (*cases[0:2], *cases[3:5]):
+        results.append((f"{label}, rpcnet-ssh-helper",
+                        *summary([timed(fleet, meter, commands) for _ in range(runs)])))
     return results
 
 
@@ -185,9 +189,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     started = time.perf_counter()
-    with SshFleet(args.hosts) as fleet:
-        print(f"{args.hosts} hosts up in {time.perf_counter() - started:.1f} s", flush=True)
-        results = measure(fleet, args.runs)
+    # An installed rpcnet has its bytecode; a checkout run with
+    # PYTHONDONTWRITEBYTECODE would compile it again in every process.
+    compileall.compile_dir(Path(rpcnet.__file__).parent, quiet=1)
+    meter = Meter()
+    try:
+        with SshFleet(args.hosts) as fleet:
+            print(f"{args.hosts} hosts up in {time.perf_counter() - started:.1f} s", flush=True)
+            meter.add_hosts(fleet)
+            results = measure(fleet, meter, args.runs)
+    finally:
+        meter.close()
     width = max(len(row[0]) for row in results)
     print(f"{'':<{width}}  {'wall s':>7}  {'client CPU s':>12}  {'far CPU s':>9}  "
           f"{'peak MiB':>8}")
