@@ -10,8 +10,9 @@ client namespace; tests/peers/sshhost.py), then times, on the client side:
 - virsh once per host, one after the other (a shell loop) and all at once;
 - the ``+ssh`` console again with ``KexAlgorithms curve25519-sha256`` in the
   client's ssh config (OpenSSH 9's default exchange is the costly part);
-- both consoles again against hosts with rpcnet and no libvirt, whose
-  sessions run ``rpcnet-ssh-helper`` installed as virt-ssh-helper.
+- both consoles again against hosts with rpcnet and no libvirt, the
+  README's two ways: sessions run ``rpcnet-ssh-helper`` installed as
+  virt-ssh-helper, or ``nc`` to rpcnetd at libvirtd's socket names.
 
 Wall time is the median of ``--runs``; client CPU is the CPU time of the
 client processes and all they start (median); far CPU that of every far
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import functools
 import statistics
 import subprocess
 import sys
@@ -41,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import rpcnet
 from bench.cpugroup import CpuGroup
 from rpcnet.cli.console.hosts import DEFAULT_PARALLEL
-from tests.peers.sshhost import SshFleet, descendants, rpcnet_ssh_helper
+from tests.peers.sshhost import SshFleet, SshHost, descendants, rpcnet_ssh_helper
 
 RPCNET = [sys.executable, "-m", "rpcnet.cli.console"]
 CHEAP_KEX = "curve25519-sha256"
@@ -131,6 +133,13 @@ def uri(host: str, transport: str) -> str:
     return f"network+{transport}://{host}/system"
 
 
+def _rpcnet_only(host: SshHost, socket_name: str, links: dict[str, str],
+                 tools: tuple[str, ...]) -> None:
+    if socket_name != "virtnetworkd":
+        host.start_rpcnetd(socket_name)
+    host.use_tools(links, *tools)
+
+
 def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, float, float, int]]:
     count = len(fleet.hosts)
     names = [h.name for h in fleet.hosts]
@@ -173,13 +182,18 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
     results.append((f"virsh +ssh, {count} hosts one after the other", *summary(loop)))
     results.append((f"virsh +ssh, {count} hosts all at once",
                     *summary([timed(fleet, meter, virsh) for _ in range(runs)])))
-    # Hosts with rpcnet and no libvirt: rpcnet's helper is their virt-ssh-helper.
-    for host in fleet.hosts:
-        host.use_tools({"virt-ssh-helper": rpcnet_ssh_helper()})
-    meter.add_hosts(fleet)
-    for label, commands in (*cases[0:2], *cases[3:5]):
-        results.append((f"{label}, rpcnet-ssh-helper",
-                        *summary([timed(fleet, meter, commands) for _ in range(runs)])))
+    # Hosts with rpcnet and no libvirt, the README's two ways: rpcnet's helper as
+    # their virt-ssh-helper, or rpcnetd at libvirtd's socket names and nc.
+    helper = rpcnet_ssh_helper()
+    setups = [("rpcnet-ssh-helper", "virtnetworkd", {"virt-ssh-helper": helper}, ()),
+              ("nc to rpcnetd at libvirt-sock", "libvirt", {}, ("nc",))]
+    for setup, socket_name, links, tools in setups:
+        fleet.each(functools.partial(_rpcnet_only, socket_name=socket_name, links=links,
+                                     tools=tools))
+        meter.add_hosts(fleet)
+        for label, commands in (*cases[0:2], *cases[3:5]):
+            results.append((f"{label}, {setup}",
+                            *summary([timed(fleet, meter, commands) for _ in range(runs)])))
     return results
 
 

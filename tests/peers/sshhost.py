@@ -390,7 +390,7 @@ class SshFleet:
     def start(self) -> Self:
         try:
             self.client.create()
-            self._each(self._start_host)
+            self.each(self._start_host)
             self.write_known_hosts()
             self.client.etc_hosts.write_text("127.0.0.1 localhost\n" + "".join(
                 f"{h.address} {h.name}\n" for h in self.hosts))
@@ -405,7 +405,8 @@ class SshFleet:
             host.start_rpcnetd(self.socket_name)
         host.start_sshd()
 
-    def _each(self, fn: Callable[[SshHost], None]) -> None:
+    def each(self, fn: Callable[[SshHost], None]) -> None:
+        """``fn`` on every host, ``workers`` at a time."""
         with ThreadPoolExecutor(self.workers) as pool:
             list(pool.map(fn, self.hosts))
 

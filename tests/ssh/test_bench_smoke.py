@@ -25,4 +25,8 @@ def test_ssh_fanout_bench_prints_every_row(ssh_tools: None) -> None:
         "rpcnet +libssh, 2 hosts (--parallel 32)", "rpcnet +libssh, 2 hosts (--parallel 2)",
         "virsh +ssh, 1 host", "rpcnet +ssh, 1 host, curve25519-sha256",
         "rpcnet +ssh, 2 hosts (--parallel 32), curve25519-sha256",
-        "virsh +ssh, 2 hosts one after the other", "virsh +ssh, 2 hosts all at once"]
+        "virsh +ssh, 2 hosts one after the other", "virsh +ssh, 2 hosts all at once",
+        *(f"rpcnet +{transport}, {hosts}, {setup}"
+          for setup in ("rpcnet-ssh-helper", "nc to rpcnetd at libvirt-sock")
+          for transport in ("ssh", "libssh")
+          for hosts in ("1 host", "2 hosts (--parallel 32)"))]
