@@ -36,10 +36,8 @@ from prometheus_client.core import (
 
 from rpcnet.errors import ErrorCode, VirError
 from rpcnet.protocol.connection import CallObserver
-from rpcnet.protocol.remote import REMOTE
-from rpcnet.protocol.rpcnet_program import RPCNET
 from rpcnet.protocol.values import NetworkStats
-from rpcnet.server.callstats import BUCKETS, CallStats, ProcedureCalls
+from rpcnet.server.callstats import BUCKETS, SESSION_PROGRAMS, CallStats, ProcedureCalls
 from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.session import LIB_VERSION
 from rpcnet.server.tls import parse_listen_address
@@ -92,7 +90,7 @@ class DaemonMetrics:
     """The collector of one daemon's metrics (a prometheus-client collector)."""
 
     def __init__(self) -> None:
-        self.calls = CallStats({"remote": REMOTE, "rpcnet": RPCNET})
+        self.calls = CallStats(SESSION_PROGRAMS)
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._build = {"version": _version(), "libvirt_version": LIBVIRT_VERSION,
