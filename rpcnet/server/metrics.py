@@ -40,7 +40,7 @@ from rpcnet.protocol.values import NetworkStats
 from rpcnet.server.callstats import BUCKETS, SESSION_PROGRAMS, CallStats, ProcedureCalls
 from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.session import LIB_VERSION
-from rpcnet.server.tls import parse_listen_address
+from rpcnet.server.tls import describe_address, parse_listen_address
 
 if TYPE_CHECKING:
     from rpcnet.server.daemon import Server
@@ -260,8 +260,7 @@ class MetricsEndpoint:
             raise OSError(f"cannot serve metrics on {self.host}:{self.port}: "
                           f"{exc.strerror or exc}") from None
         self.port = self._server.server_port
-        log.info("serving metrics on http://%s:%d/metrics",
-                 f"[{self.host}]" if ":" in self.host else self.host, self.port)
+        log.info("serving metrics on http://%s/metrics", describe_address((self.host, self.port)))
 
     async def stop(self) -> None:
         if self._server is not None:
