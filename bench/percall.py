@@ -25,9 +25,8 @@ from rpcnet.driver.base import NetworkDriver
 from rpcnet.errors import VirError
 from rpcnet.protocol import remote
 from rpcnet.protocol.message import Header, MessageType, Status, encode_frame, reply_frame
-from rpcnet.protocol.rpcnet_program import RPCNET
 from rpcnet.protocol.values import NetworkRef
-from rpcnet.server.callstats import CallStats
+from rpcnet.server.callstats import SESSION_PROGRAMS, CallStats
 from rpcnet.server.config import ServerConfig
 from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.session import Session
@@ -97,7 +96,7 @@ async def _session(drivers: dict[str, NetworkDriver], config: ServerConfig,
     observed as ``rpcnetd --metrics`` observes them."""
     daemon = _Daemon(config, drivers)
     if metrics:
-        stats = CallStats({"remote": remote.REMOTE, "rpcnet": RPCNET})
+        stats = CallStats(SESSION_PROGRAMS)
         daemon.call_observers.append(lambda _session: stats)
     session = Session(daemon, readonly_socket=False)
     transport = _Transport()
@@ -165,7 +164,7 @@ async def client_side(rounds: int, calls: int) -> dict[str, float]:
 def observer_side(rounds: int, calls: int) -> dict[str, float]:
     """What the metrics add to a call, alone: one ``call_answered`` of the
     observer ``rpcnetd --metrics`` installs (a lookup answered, then one refused)."""
-    stats = CallStats({"remote": remote.REMOTE, "rpcnet": RPCNET})
+    stats = CallStats(SESSION_PROGRAMS)
     header = Header(remote.PROGRAM, remote.VERSION, 46, MessageType.CALL, 1, Status.OK)
     proc, now = remote.BY_NUMBER[46], time.monotonic()
     error = remote.decode_error(remote.encode_error(VirError.make(43, 19, "no network")))

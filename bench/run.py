@@ -19,9 +19,10 @@ import platform
 import resource
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rpcnet.cli import run_coroutine
 from rpcnet.client.driver import RemoteDriver
 
 from . import report
@@ -193,15 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     _raise_fd_limit()
     machine = _machine()
     started = time.monotonic()
-    runner: Callable[..., object]
-    try:
-        import uvloop
-    except ImportError:
-        runner = asyncio.run
-    else:
-        runner = uvloop.run
-    results = runner(run(plan, not args.no_libvirtd, with_bindings, args.metrics))
-    assert isinstance(results, Results)
+    results = run_coroutine(run(plan, not args.no_libvirtd, with_bindings, args.metrics))
     print(report.render(results, machine, time.monotonic() - started))
     return 0
 

@@ -41,12 +41,14 @@ class ErrorCode(IntEnum):
     ARGUMENT_UNSUPPORTED = 74
     AUTH_CANCELLED = 79
     OPERATION_UNSUPPORTED = 84
+    SSH = 85
     RESOURCE_BUSY = 87
     ACCESS_DENIED = 88
     XML_INVALID_SCHEMA = 92
     AUTH_UNAVAILABLE = 94
     NO_SERVER = 95
     NO_CLIENT = 96
+    LIBSSH = 98
     INVALID_NETWORK_PORT = 105
     NETWORK_PORT_EXIST = 106
     NO_NETWORK_PORT = 107
@@ -64,9 +66,11 @@ class ErrorDomain(IntEnum):
     REMOTE = 13
     NETWORK = 19
     DOMAIN = 20
+    SSH = 50
     ACCESS = 55
     POLKIT = 60
     ADMIN = 62
+    LIBSSH = 66
 
 
 class ErrorLevel(IntEnum):
@@ -103,12 +107,14 @@ _TEMPLATES: dict[int, str] = {
     ErrorCode.ARGUMENT_UNSUPPORTED: "argument unsupported: %s",
     ErrorCode.AUTH_CANCELLED: "authentication cancelled: %s",
     ErrorCode.OPERATION_UNSUPPORTED: "Operation not supported: %s",
+    ErrorCode.SSH: "SSH transport error: %s",
     ErrorCode.RESOURCE_BUSY: "resource busy: %s",
     ErrorCode.ACCESS_DENIED: "access denied: %s",
     ErrorCode.XML_INVALID_SCHEMA: "XML document failed to validate against schema: %s",
     ErrorCode.AUTH_UNAVAILABLE: "authentication unavailable: %s",
     ErrorCode.NO_SERVER: "Server not found: %s",
     ErrorCode.NO_CLIENT: "Client not found: %s",
+    ErrorCode.LIBSSH: "libssh transport error: %s",
     ErrorCode.INVALID_NETWORK_PORT: "Invalid network port pointer: %s",
     ErrorCode.NETWORK_PORT_EXIST: "network port %s exists already",
     ErrorCode.NO_NETWORK_PORT: "network port not found: %s",

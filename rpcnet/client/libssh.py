@@ -36,7 +36,7 @@ from rpcnet.client.connection import Connection
 from rpcnet.client.process import STDERR_KEEP
 from rpcnet.client.ssh_command import SshTarget
 from rpcnet.client.streams import StreamEnded, StreamReceiver
-from rpcnet.errors import ErrorCode, VirError, remote_error, rpc_error
+from rpcnet.errors import ErrorCode, ErrorDomain, VirError, remote_error, rpc_error
 
 if TYPE_CHECKING:
     import asyncssh
@@ -45,9 +45,9 @@ log = logging.getLogger("rpcnet.client")
 
 AUTH_METHODS = ("agent", "privkey", "password", "keyboard-interactive")
 DEFAULT_KEYS = ("identity", "id_dsa", "id_ecdsa", "id_ed25519", "id_rsa")
-#: libvirt's error code and domain for each transport (VIR_ERR_LIBSSH/VIR_FROM_LIBSSH, ...).
-_ERROR_KIND = {"libssh": (98, 66), "libssh2": (85, 50)}
-_TEMPLATES = {98: "libssh transport error: %s", 85: "SSH transport error: %s"}
+#: libvirt's error code and domain for each transport
+_ERROR_KIND = {"libssh": (ErrorCode.LIBSSH, ErrorDomain.LIBSSH),
+               "libssh2": (ErrorCode.SSH, ErrorDomain.SSH)}
 
 
 def _import() -> Any:
@@ -91,11 +91,7 @@ class _Settings:
     def error(self, code: int | None, detail: str) -> VirError:
         """An error of this transport's domain (``code`` None: its own error code)."""
         own, domain = _ERROR_KIND[self.transport]
-        code = own if code is None else code
-        template = _TEMPLATES.get(code)
-        if template is None:
-            return VirError.make(code, domain, detail)
-        return VirError(code, domain, template % detail, str1=template, str2=detail)
+        return VirError.make(own if code is None else code, domain, detail)
 
 
 def _default_key() -> Path | None:

@@ -27,7 +27,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 from rpcnet.client.streams import StreamEnded, StreamReceiver
@@ -198,8 +198,7 @@ class _Feeder(asyncio.Protocol):
         self.receiver.stream_lost(StreamEnded(f"{detail}: {os.strerror(code)}"))
 
 
-async def open_process(argv: Sequence[str], receiver: StreamReceiver, *,
-                       env: Mapping[str, str] | None = None) -> ProcessStream:
+async def open_process(argv: Sequence[str], receiver: StreamReceiver) -> ProcessStream:
     """Run ``argv`` with its stdin and stdout connected to ``receiver``.
 
     Raises OSError if the command cannot be started."""
@@ -209,8 +208,7 @@ async def open_process(argv: Sequence[str], receiver: StreamReceiver, *,
         # subprocess (vfork), not the loop's subprocess_exec: uvloop forks the
         # whole process, 5-10 ms a child, which a fan-out to many hosts pays
         popen = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(),
-                                 stderr=subprocess.PIPE,
-                                 env=dict(env) if env is not None else None)
+                                 stderr=subprocess.PIPE)
     except BaseException:
         ours.close()
         raise

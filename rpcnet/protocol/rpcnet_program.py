@@ -15,6 +15,7 @@ so a client may ask any host and tell rpcnetd from libvirtd by the answer.
 
 from __future__ import annotations
 
+from rpcnet.errors import ErrorDomain
 from rpcnet.protocol.program import CallStyle, Procedure, Program
 from rpcnet.protocol.values import DnsmasqState, LinkCounters, NetworkStats
 from rpcnet.protocol.wiretypes import NONNULL_STRING, OSTRING
@@ -59,9 +60,6 @@ PROCEDURES: tuple[Procedure, ...] = (
           "network_list_stats"),
 )
 
-#: VIR_FROM_NETWORK: the domain of its errors
-_DOMAIN_NETWORK = 19
-
 #: The program as a companion of REMOTE. It has no open or close of its own
 #: (REMOTE's open it), so those are numbers of no procedure.
 RPCNET = Program(
@@ -73,5 +71,5 @@ RPCNET = Program(
     close=0,
     pre_open=frozenset(),
     api_name=api_name,
-    api_error_domain=lambda _name: _DOMAIN_NETWORK,
+    api_error_domain=lambda _name: ErrorDomain.NETWORK,
 )

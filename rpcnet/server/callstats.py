@@ -19,6 +19,8 @@ from typing import Any
 from rpcnet.errors import VirError
 from rpcnet.protocol.message import Header
 from rpcnet.protocol.program import Procedure, Program
+from rpcnet.protocol.remote import REMOTE
+from rpcnet.protocol.rpcnet_program import RPCNET
 
 #: upper bounds of the latency buckets, in seconds (a call of the in-memory
 #: driver takes tens of microseconds; a network start on the host, 100s of ms)
@@ -26,6 +28,9 @@ BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
            0.5, 1.0, 2.5, 5.0, 10.0)
 _FIRST_BOUND = BUCKETS[0]
 UNKNOWN = "unknown"
+#: the programs a daemon's session serves (``session.py``), by the name their
+#: calls are labelled with
+SESSION_PROGRAMS: Mapping[str, Program] = {"remote": REMOTE, "rpcnet": RPCNET}
 
 
 @dataclass(slots=True)

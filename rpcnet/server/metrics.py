@@ -36,13 +36,11 @@ from prometheus_client.core import (
 
 from rpcnet.errors import ErrorCode, VirError
 from rpcnet.protocol.connection import CallObserver
-from rpcnet.protocol.remote import REMOTE
-from rpcnet.protocol.rpcnet_program import RPCNET
 from rpcnet.protocol.values import NetworkStats
-from rpcnet.server.callstats import BUCKETS, CallStats, ProcedureCalls
+from rpcnet.server.callstats import BUCKETS, SESSION_PROGRAMS, CallStats, ProcedureCalls
 from rpcnet.server.counters import DaemonCounters
 from rpcnet.server.session import LIB_VERSION
-from rpcnet.server.tls import parse_listen_address
+from rpcnet.server.tls import describe_address, parse_listen_address
 
 if TYPE_CHECKING:
     from rpcnet.server.daemon import Server
@@ -92,7 +90,7 @@ class DaemonMetrics:
     """The collector of one daemon's metrics (a prometheus-client collector)."""
 
     def __init__(self) -> None:
-        self.calls = CallStats({"remote": REMOTE, "rpcnet": RPCNET})
+        self.calls = CallStats(SESSION_PROGRAMS)
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._build = {"version": _version(), "libvirt_version": LIBVIRT_VERSION,
@@ -262,8 +260,7 @@ class MetricsEndpoint:
             raise OSError(f"cannot serve metrics on {self.host}:{self.port}: "
                           f"{exc.strerror or exc}") from None
         self.port = self._server.server_port
-        log.info("serving metrics on http://%s:%d/metrics",
-                 f"[{self.host}]" if ":" in self.host else self.host, self.port)
+        log.info("serving metrics on http://%s/metrics", describe_address((self.host, self.port)))
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -145,9 +145,10 @@ class TlsAcceptor:
 
     def __init__(self, config: TlsListenerConfig,
                  session_factory: Callable[[], asyncio.Protocol], limits: ClientLimits,
-                 counters: DaemonCounters | None = None) -> None:
+                 counters: DaemonCounters) -> None:
         self.config = config
-        self.counters = counters if counters is not None else DaemonCounters()
+        #: the server's counters (refusals and TLS failures are counted here)
+        self.counters = counters
         #: the server's limits: connections in their TLS handshake at once, on
         #: all its listeners, are ``max_unauth`` at most (libvirtd's
         #: max_anonymous_clients); more are closed at once
