@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -66,12 +65,7 @@ _LINK = (  # NetworkStats.link field, metric name, help
 def parse_metrics_address(text: str) -> tuple[str, int]:
     """``ADDR:PORT`` or ``[V6]:PORT`` -> (host, port); the port is required
     (0: any free port, which the log names). Raises ValueError."""
-    if not re.search(r":\d+$", text):
-        raise ValueError(f"'{text}' has no port: give ADDR:PORT, e.g. 127.0.0.1:9177")
-    if re.search(r":0+$", text):
-        host, _port = parse_listen_address(re.sub(r":0+$", "", text))
-        return host, 0
-    return parse_listen_address(text)
+    return parse_listen_address(text, default_port=None, any_port=True)
 
 
 @dataclass(frozen=True, slots=True)

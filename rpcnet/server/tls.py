@@ -72,8 +72,11 @@ class TlsListenerConfig:
     handshake_timeout: float = HANDSHAKE_TIMEOUT
 
 
-def parse_listen_address(text: str) -> tuple[str, int]:
-    """``ADDR``, ``ADDR:PORT``, ``[V6]`` or ``[V6]:PORT`` -> (host, port); raises ValueError."""
+def parse_listen_address(text: str, *, default_port: int | None = TLS_PORT,
+                         any_port: bool = False) -> tuple[str, int]:
+    """``ADDR``, ``ADDR:PORT``, ``[V6]`` or ``[V6]:PORT`` -> (host, port);
+    raises ValueError. Without a port: ``default_port``, or an error when it is
+    None. ``any_port``: port 0 (any free one) is allowed."""
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
         if not sep or (rest and not rest.startswith(":")):
@@ -86,8 +89,10 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     if not host:
         raise ValueError(f"no host in '{text}'")
     if not port:
-        return host, TLS_PORT
-    if not port.isdigit() or not 0 < int(port) < 65536:
+        if default_port is None:
+            raise ValueError(f"'{text}' has no port: give ADDR:PORT, e.g. 127.0.0.1:9177")
+        return host, default_port
+    if not port.isdigit() or not (any_port or int(port) > 0) or int(port) > 65535:
         raise ValueError(f"bad port in '{text}'")
     return host, int(port)
 

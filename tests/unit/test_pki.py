@@ -19,6 +19,7 @@ from rpcnet.cli import pki
 from rpcnet.client.tls import ClientCredentials, client_context
 from rpcnet.errors import ErrorCode, VirError
 from rpcnet.server.dn import DnAllowList, certificate_dn, format_dn
+from rpcnet.server.metrics import parse_metrics_address
 from rpcnet.server.tls import (
     ServerCredentials,
     parse_listen_address,
@@ -225,6 +226,23 @@ def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
 def test_bad_listen_addresses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_listen_address(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("127.0.0.1:9177", ("127.0.0.1", 9177)),
+    ("127.0.0.1:0", ("127.0.0.1", 0)),
+    ("[::1]:9177", ("::1", 9177)),
+    ("[::1]:0", ("::1", 0)),
+])
+def test_metrics_addresses(text: str, expected: tuple[str, int]) -> None:
+    assert parse_metrics_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1", "::1", "::1:9177", "[::1]", "h:70000", "[::1"])
+def test_metrics_addresses_need_a_port(text: str) -> None:
+    """A bare IPv6 literal is a host with no port, not a host and a port."""
+    with pytest.raises(ValueError):
+        parse_metrics_address(text)
 
 
 def test_server_context_settings(pkidir: Path) -> None:
