@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,29 +104,33 @@ def test_ssh_killed_mid_call_fails_the_call_at_once(fleet: SshFleet) -> None:
     wait_for(lambda: host.session_pids() == [])
 
 
+def session_fault(fleet: SshFleet, action: str, transport: str) -> tuple[SshHost, dict[str, Any]]:
+    """client_script.py ACTION against hosts[2]'s sessions over ``transport``:
+    the host and the script's result, checked to have had a call pending and
+    to have left no ssh child behind."""
+    host = fleet.hosts[2]
+    assert host.sshd is not None
+    result = run_script(fleet.client, action, uri(host, transport), host.sshd.pid)
+    assert result["pending"]
+    assert result["reaped_by_itself"] and result["children_left"] == []
+    return host, result
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_far_side_dying_mid_call_fails_the_call_at_once(fleet: SshFleet,
                                                         transport: str) -> None:
-    host = fleet.hosts[2]
-    assert host.sshd is not None
-    result = run_script(fleet.client, "kill-session", uri(host, transport), host.sshd.pid)
-    assert result["pending"]
+    _host, result = session_fault(fleet, "kill-session", transport)
     assert result["outcome"].startswith(("End of file while reading data",
                                          "Cannot recv data")), result["outcome"]
     assert result["elapsed"] < 5.0  # not the keepalive timeout (30 s by default)
-    assert result["reaped_by_itself"] and result["children_left"] == []
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_keepalive_finds_a_host_that_stopped_answering(fleet: SshFleet,
                                                         transport: str) -> None:
-    host = fleet.hosts[2]
-    assert host.sshd is not None
-    result = run_script(fleet.client, "freeze", uri(host, transport), host.sshd.pid)
-    assert result["pending"]
+    host, result = session_fault(fleet, "freeze", transport)
     assert result["outcome"] == "connection closed due to keepalive timeout"
     assert result["elapsed"] < 15.0  # interval 1 s, count 2: 3 s of silence
-    assert result["reaped_by_itself"] and result["children_left"] == []
     wait_for(lambda: host.session_pids() == [])
 
 
