@@ -129,6 +129,11 @@ def summary(samples: list[Sample]) -> Sample:
     return wall, client, far, max(s[3] for s in samples)
 
 
+def repeated(fleet: SshFleet, meter: Meter, commands: list[list[str]], runs: int) -> Sample:
+    """The :func:`summary` of ``runs`` :func:`timed` runs of ``commands``."""
+    return summary([timed(fleet, meter, commands) for _ in range(runs)])
+
+
 def uri(host: str, transport: str) -> str:
     return f"network+{transport}://{host}/system"
 
@@ -163,7 +168,7 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
     cases.append(("virsh +ssh, 1 host", virsh[:1]))
     results = []
     for label, commands in cases:
-        results.append((label, *summary([timed(fleet, meter, commands) for _ in range(runs)])))
+        results.append((label, *repeated(fleet, meter, commands, runs)))
     # OpenSSH 9's default key exchange (sntrup761x25519) costs ssh ~50 ms of CPU
     # on each side; what a fleet's ~/.ssh/config can choose instead:
     config = fleet.client.ssh_dir / "config"
@@ -171,7 +176,7 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
     try:
         for label, commands in cases[:2]:
             results.append((f"{label}, {CHEAP_KEX}",
-                            *summary([timed(fleet, meter, commands) for _ in range(runs)])))
+                            *repeated(fleet, meter, commands, runs)))
     finally:
         config.unlink()
     loop: list[Sample] = []
@@ -181,7 +186,7 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
         loop.append((wall, client, far, max(s[3] for s in one_by_one)))
     results.append((f"virsh +ssh, {count} hosts one after the other", *summary(loop)))
     results.append((f"virsh +ssh, {count} hosts all at once",
-                    *summary([timed(fleet, meter, virsh) for _ in range(runs)])))
+                    *repeated(fleet, meter, virsh, runs)))
     # Hosts with rpcnet and no libvirt, the README's two ways: rpcnet's helper as
     # their virt-ssh-helper, or rpcnetd at libvirtd's socket names and nc.
     helper = rpcnet_ssh_helper()
@@ -193,7 +198,7 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
         meter.add_hosts(fleet)
         for label, commands in (*cases[0:2], *cases[3:5]):
             results.append((f"{label}, {setup}",
-                            *summary([timed(fleet, meter, commands) for _ in range(runs)])))
+                            *repeated(fleet, meter, commands, runs)))
     return results
 
 
