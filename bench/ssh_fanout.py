@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import rpcnet
 from bench.cpugroup import CpuGroup
 from rpcnet.cli.console.hosts import DEFAULT_PARALLEL
-from tests.peers.sshhost import SshFleet, SshHost, descendants, rpcnet_ssh_helper
+from tests.peers.sshhost import SshFleet, SshHost, descendants, rpcnet_ssh_helper, ssh_uri
 
 RPCNET = [sys.executable, "-m", "rpcnet.cli.console"]
 CHEAP_KEX = "curve25519-sha256"
@@ -134,10 +134,6 @@ def repeated(fleet: SshFleet, meter: Meter, commands: list[list[str]], runs: int
     return summary([timed(fleet, meter, commands) for _ in range(runs)])
 
 
-def uri(host: str, transport: str) -> str:
-    return f"network+{transport}://{host}/system"
-
-
 def _rpcnet_only(host: SshHost, socket_name: str, links: dict[str, str],
                  tools: tuple[str, ...]) -> None:
     if socket_name != "virtnetworkd":
@@ -151,20 +147,20 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
     files = {}
     for transport in ("ssh", "libssh"):
         path = fleet.root / f"hosts-{transport}"
-        path.write_text("".join(f"{n} {uri(n, transport)}\n" for n in names))
+        path.write_text("".join(f"{n} {ssh_uri(n, transport)}\n" for n in names))
         files[transport] = str(path)
     cases: list[tuple[str, list[list[str]]]] = []
     for transport in ("ssh", "libssh"):
         cases += [
             (f"rpcnet +{transport}, 1 host",
-             [[*RPCNET, "-c", uri(names[0], transport), "net-list", "--all"]]),
+             [[*RPCNET, "-c", ssh_uri(names[0], transport), "net-list", "--all"]]),
             (f"rpcnet +{transport}, {count} hosts (--parallel {DEFAULT_PARALLEL})",
              [[*RPCNET, "--hosts", files[transport], "net-list", "--all"]]),
             (f"rpcnet +{transport}, {count} hosts (--parallel {count})",
              [[*RPCNET, "--hosts", files[transport], "--parallel", str(count), "net-list",
                "--all"]]),
         ]
-    virsh = [["/usr/bin/virsh", "-c", uri(n, "ssh"), "net-list", "--all"] for n in names]
+    virsh = [["/usr/bin/virsh", "-c", ssh_uri(n, "ssh"), "net-list", "--all"] for n in names]
     cases.append(("virsh +ssh, 1 host", virsh[:1]))
     results = []
     for label, commands in cases:

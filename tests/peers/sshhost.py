@@ -109,6 +109,12 @@ def rpcnet_ssh_helper() -> str:
     return str(found) if found.exists() else shutil.which("rpcnet-ssh-helper") or "missing"
 
 
+def ssh_uri(host: SshHost | str, transport: str = "ssh", params: str = "") -> str:
+    """``network+TRANSPORT://HOST/system``, with ``?PARAMS`` if given."""
+    name = host if isinstance(host, str) else host.name
+    return f"network+{transport}://{name}/system{'?' + params if params else ''}"
+
+
 def descendants(pid: int) -> list[int]:
     """The pids of every descendant of ``pid`` (its children's, and so on)."""
     found: list[int] = []
