@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -219,11 +219,6 @@ class ClientSide:
     def rpcnet(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """The ``rpcnet`` console of this checkout."""
         return self.run(sys.executable, "-m", "rpcnet.cli.console", *args, timeout=timeout)
-
-    def python(self, code: str, *args: str, timeout: float = 60
-               ) -> subprocess.CompletedProcess[str]:
-        """``code`` run by this checkout's Python (with ``args`` as sys.argv[1:])."""
-        return self.run(sys.executable, "-c", code, *args, timeout=timeout)
 
 
 class SshHost:
@@ -442,6 +437,3 @@ class SshFleet:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-    def __iter__(self) -> Iterator[SshHost]:
-        return iter(self.hosts)
