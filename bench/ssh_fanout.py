@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import rpcnet
 from bench.cpugroup import CpuGroup
 from rpcnet.cli.console.hosts import DEFAULT_PARALLEL
-from tests.peers.sshhost import SshFleet, SshHost, descendants, rpcnet_ssh_helper
+from tests.peers.sshhost import SshFleet, SshHost, descendants, rpcnet_ssh_helper, ssh_uri
 
 RPCNET = [sys.executable, "-m", "rpcnet.cli.console"]
 CHEAP_KEX = "curve25519-sha256"
@@ -129,8 +129,9 @@ def summary(samples: list[Sample]) -> Sample:
     return wall, client, far, max(s[3] for s in samples)
 
 
-def uri(host: str, transport: str) -> str:
-    return f"network+{transport}://{host}/system"
+def repeated(fleet: SshFleet, meter: Meter, commands: list[list[str]], runs: int) -> Sample:
+    """The :func:`summary` of ``runs`` :func:`timed` runs of ``commands``."""
+    return summary([timed(fleet, meter, commands) for _ in range(runs)])
 
 
 def _rpcnet_only(host: SshHost, socket_name: str, links: dict[str, str],
@@ -146,24 +147,24 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
     files = {}
     for transport in ("ssh", "libssh"):
         path = fleet.root / f"hosts-{transport}"
-        path.write_text("".join(f"{n} {uri(n, transport)}\n" for n in names))
+        path.write_text("".join(f"{n} {ssh_uri(n, transport)}\n" for n in names))
         files[transport] = str(path)
     cases: list[tuple[str, list[list[str]]]] = []
     for transport in ("ssh", "libssh"):
         cases += [
             (f"rpcnet +{transport}, 1 host",
-             [[*RPCNET, "-c", uri(names[0], transport), "net-list", "--all"]]),
+             [[*RPCNET, "-c", ssh_uri(names[0], transport), "net-list", "--all"]]),
             (f"rpcnet +{transport}, {count} hosts (--parallel {DEFAULT_PARALLEL})",
              [[*RPCNET, "--hosts", files[transport], "net-list", "--all"]]),
             (f"rpcnet +{transport}, {count} hosts (--parallel {count})",
              [[*RPCNET, "--hosts", files[transport], "--parallel", str(count), "net-list",
                "--all"]]),
         ]
-    virsh = [["/usr/bin/virsh", "-c", uri(n, "ssh"), "net-list", "--all"] for n in names]
+    virsh = [["/usr/bin/virsh", "-c", ssh_uri(n, "ssh"), "net-list", "--all"] for n in names]
     cases.append(("virsh +ssh, 1 host", virsh[:1]))
     results = []
     for label, commands in cases:
-        results.append((label, *summary([timed(fleet, meter, commands) for _ in range(runs)])))
+        results.append((label, *repeated(fleet, meter, commands, runs)))
     # OpenSSH 9's default key exchange (sntrup761x25519) costs ssh ~50 ms of CPU
     # on each side; what a fleet's ~/.ssh/config can choose instead:
     config = fleet.client.ssh_dir / "config"
@@ -171,7 +172,7 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
     try:
         for label, commands in cases[:2]:
             results.append((f"{label}, {CHEAP_KEX}",
-                            *summary([timed(fleet, meter, commands) for _ in range(runs)])))
+                            *repeated(fleet, meter, commands, runs)))
     finally:
         config.unlink()
     loop: list[Sample] = []
@@ -181,7 +182,7 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
         loop.append((wall, client, far, max(s[3] for s in one_by_one)))
     results.append((f"virsh +ssh, {count} hosts one after the other", *summary(loop)))
     results.append((f"virsh +ssh, {count} hosts all at once",
-                    *summary([timed(fleet, meter, virsh) for _ in range(runs)])))
+                    *repeated(fleet, meter, virsh, runs)))
     # Hosts with rpcnet and no libvirt, the README's two ways: rpcnet's helper as
     # their virt-ssh-helper, or rpcnetd at libvirtd's socket names and nc.
     helper = rpcnet_ssh_helper()
@@ -193,7 +194,7 @@ def measure(fleet: SshFleet, meter: Meter, runs: int) -> list[tuple[str, float, 
         meter.add_hosts(fleet)
         for label, commands in (*cases[0:2], *cases[3:5]):
             results.append((f"{label}, {setup}",
-                            *summary([timed(fleet, meter, commands) for _ in range(runs)])))
+                            *repeated(fleet, meter, commands, runs)))
     return results
 
 

@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -107,6 +107,12 @@ def rpcnet_ssh_helper() -> str:
     """This checkout's ``rpcnet-ssh-helper``."""
     found = Path(sys.executable).with_name("rpcnet-ssh-helper")
     return str(found) if found.exists() else shutil.which("rpcnet-ssh-helper") or "missing"
+
+
+def ssh_uri(host: SshHost | str, transport: str = "ssh", params: str = "") -> str:
+    """``network+TRANSPORT://HOST/system``, with ``?PARAMS`` if given."""
+    name = host if isinstance(host, str) else host.name
+    return f"network+{transport}://{name}/system{'?' + params if params else ''}"
 
 
 def descendants(pid: int) -> list[int]:
@@ -213,11 +219,6 @@ class ClientSide:
     def rpcnet(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """The ``rpcnet`` console of this checkout."""
         return self.run(sys.executable, "-m", "rpcnet.cli.console", *args, timeout=timeout)
-
-    def python(self, code: str, *args: str, timeout: float = 60
-               ) -> subprocess.CompletedProcess[str]:
-        """``code`` run by this checkout's Python (with ``args`` as sys.argv[1:])."""
-        return self.run(sys.executable, "-c", code, *args, timeout=timeout)
 
 
 class SshHost:
@@ -436,6 +437,3 @@ class SshFleet:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-    def __iter__(self) -> Iterator[SshHost]:
-        return iter(self.hosts)

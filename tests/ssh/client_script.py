@@ -94,30 +94,32 @@ async def kill_ssh(uri: str, daemon_pid: int) -> dict[str, Any]:
         before=lambda: signal_all([daemon_pid], signal.SIGSTOP))
 
 
-async def kill_session(uri: str, sshd_pid: int) -> dict[str, Any]:
-    stopped: list[int] = []
-
-    def stop_daemon_side() -> None:  # freeze the session so the call stays pending
+def _stop_sessions(sshd_pid: int, stopped: list[int]) -> Callable[[], None]:
+    """What SIGSTOPs the sessions of ``sshd_pid`` (so the call stays pending),
+    noting their pids in ``stopped``."""
+    def stop() -> None:
         stopped.extend(children(sshd_pid))
         signal_all(stopped, signal.SIGSTOP)
 
+    return stop
+
+
+async def kill_session(uri: str, sshd_pid: int) -> dict[str, Any]:
+    stopped: list[int] = []
     return await _pending_call_after(
         uri, lambda: signal_all(stopped, signal.SIGKILL),
-        lambda: signal_all(stopped, signal.SIGCONT), before=stop_daemon_side)
+        lambda: signal_all(stopped, signal.SIGCONT), before=_stop_sessions(sshd_pid, stopped))
 
 
 async def freeze(uri: str, sshd_pid: int) -> dict[str, Any]:
     frozen: list[int] = []
 
-    def stop() -> None:
-        frozen.extend(children(sshd_pid))
-        signal_all(frozen, signal.SIGSTOP)
-
     def end() -> None:
         signal_all(frozen, signal.SIGKILL)
         signal_all(frozen, signal.SIGCONT)
 
-    return await _pending_call_after(uri, lambda: None, end, before=stop, keepalive=(1.0, 2))
+    return await _pending_call_after(uri, lambda: None, end,
+                                     before=_stop_sessions(sshd_pid, frozen), keepalive=(1.0, 2))
 
 
 async def close(uri: str) -> dict[str, Any]:

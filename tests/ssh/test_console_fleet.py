@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.sshhost import SshFleet, SshHost
+from tests.peers.sshhost import SshFleet, SshHost, ssh_uri
 
 pytestmark = pytest.mark.host
 
@@ -28,11 +28,6 @@ RPCNET = [sys.executable, "-m", "rpcnet.cli.console"]
 def fleet(ssh_tools: None) -> Iterator[SshFleet]:
     with SshFleet(5) as made:
         yield made
-
-
-def ssh_uri(host: SshHost | str, transport: str = "ssh", params: str = "") -> str:
-    name = host if isinstance(host, str) else host.name
-    return f"network+{transport}://{name}/system{'?' + params if params else ''}"
 
 
 def hosts_file(path: Path, entries: list[tuple[str, str]]) -> Path:

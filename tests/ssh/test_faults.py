@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.peers.sshhost import SshFleet, SshHost
+from tests.peers.sshhost import SshFleet, SshHost, ssh_uri
 
 pytestmark = pytest.mark.host
 
@@ -21,10 +21,6 @@ TRANSPORTS = ["ssh", "libssh", "libssh2"]
 def hosts(ssh_tools: None) -> Iterator[SshFleet]:
     with SshFleet(2) as made:
         yield made
-
-
-def uri(host: str, transport: str, params: str = "") -> str:
-    return f"network+{transport}://{host}/system{'?' + params if params else ''}"
 
 
 def both(fleet: SshFleet, target: str) -> tuple[tuple[int, str], tuple[int, str]]:
@@ -49,7 +45,7 @@ _ENDED = re.compile(r"error: (?:Cannot recv data|End of file while reading data|
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_an_unknown_host_name(hosts: SshFleet, transport: str) -> None:
-    theirs, ours = both(hosts, uri("nosuch", transport))
+    theirs, ours = both(hosts, ssh_uri("nosuch", transport))
     if transport == "ssh":  # ssh gives up within a millisecond: compare what it said
         theirs = theirs[0], _ENDED.sub(r"\1", theirs[1])
         ours = ours[0], _ENDED.sub(r"\1", ours[1])
@@ -64,7 +60,7 @@ def test_a_refused_key(hosts: SshFleet, transport: str) -> None:
     host = hosts.hosts[1]
     host.authorize()  # no key at all
     try:
-        theirs, ours = both(hosts, uri(host.name, transport))
+        theirs, ours = both(hosts, ssh_uri(host.name, transport))
     finally:
         host.authorize(hosts.client.public_key)
     assert ours == theirs
@@ -78,7 +74,7 @@ def test_no_daemon_on_the_far_side(hosts: SshFleet, transport: str) -> None:
     host = hosts.hosts[1]
     host.stop_rpcnetd()
     try:
-        theirs, ours = both(hosts, uri(host.name, transport))
+        theirs, ours = both(hosts, ssh_uri(host.name, transport))
     finally:
         host.start_rpcnetd()
     said = "virt-ssh-helper: cannot connect to '/var/run/libvirt/libvirt-sock': " \
@@ -104,19 +100,19 @@ def test_a_host_key_not_known(hosts: SshFleet) -> None:
     _forget(hosts, host)
     libvirt_known = hosts.client.config_dir / "known_hosts"
     try:
-        theirs, ours = both(hosts, uri(host.name, "ssh"))
+        theirs, ours = both(hosts, ssh_uri(host.name, "ssh"))
         assert ours == theirs and "Host key verification failed." in ours[1]
         for transport in ("libssh", "libssh2"):
-            _code, said = both(hosts, uri(host.name, transport))[1]
+            _code, said = both(hosts, ssh_uri(host.name, transport))[1]
             assert f"SSH host key of '{host.name}:22' (" in said
             assert "is not in '/root/.config/libvirt/known_hosts'" in said
             assert host.name not in libvirt_known.read_text()
-        assert connects(hosts, uri(host.name, "libssh", "known_hosts_verify=ignore"))
+        assert connects(hosts, ssh_uri(host.name, "libssh", "known_hosts_verify=ignore"))
         assert host.name not in libvirt_known.read_text()
-        assert connects(hosts, uri(host.name, "libssh", "known_hosts_verify=auto"))
+        assert connects(hosts, ssh_uri(host.name, "libssh", "known_hosts_verify=auto"))
         assert f"{host.name} {host.host_public_key.rsplit(' ', 1)[0]}\n" in \
             libvirt_known.read_text()
-        assert connects(hosts, uri(host.name, "libssh"))  # now known
+        assert connects(hosts, ssh_uri(host.name, "libssh"))  # now known
     finally:
         hosts.write_known_hosts()
 
@@ -126,7 +122,7 @@ def test_a_changed_host_key(hosts: SshFleet) -> None:
     host.new_host_key()
     try:
         for transport in TRANSPORTS:
-            theirs, ours = both(hosts, uri(host.name, transport))
+            theirs, ours = both(hosts, ssh_uri(host.name, transport))
             if transport == "libssh2":  # libvirt's libssh2 code shows the stored key, as
                 # "the new host key"; rpcnet shows the new one's hash, as its libssh code
                 theirs = theirs[0], re.sub(r"new host key '[^']*'", "", theirs[1])
@@ -135,10 +131,10 @@ def test_a_changed_host_key(hosts: SshFleet) -> None:
             assert ours[0] == 1
             assert ("REMOTE HOST IDENTIFICATION HAS CHANGED" if transport == "ssh" else
                     "!!! SSH HOST KEY VERIFICATION FAILED !!!") in ours[1]
-        assert connects(hosts, uri(host.name, "ssh", "no_verify=1"))
-        assert connects(hosts, uri(host.name, "libssh", "known_hosts_verify=ignore"))
+        assert connects(hosts, ssh_uri(host.name, "ssh", "no_verify=1"))
+        assert connects(hosts, ssh_uri(host.name, "libssh", "known_hosts_verify=ignore"))
         # auto adds unknown keys only: a changed one stays refused
-        assert not connects(hosts, uri(host.name, "libssh", "known_hosts_verify=auto"))
+        assert not connects(hosts, ssh_uri(host.name, "libssh", "known_hosts_verify=auto"))
     finally:
         hosts.write_known_hosts()
-    assert connects(hosts, uri(host.name, "libssh"))
+    assert connects(hosts, ssh_uri(host.name, "libssh"))

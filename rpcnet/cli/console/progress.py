@@ -21,17 +21,15 @@ _ERASE = "\r\x1b[K"
 class Progress:
     """Hosts done out of ``total`` and failures so far, on ``stream``."""
 
-    def __init__(self, total: int, stream: TextIO, *, enabled: bool | None = None,
-                 delay: float = DELAY) -> None:
+    def __init__(self, total: int, stream: TextIO, *, delay: float = DELAY) -> None:
         self.total = total
         self.done = 0
         self.failed = 0
         self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
         self._timer: asyncio.TimerHandle | None = None
         self._showing = False  # past the delay: drawn on every tick
         self._drawn: str | None = None
-        if self.enabled:
+        if stream.isatty():
             self._timer = asyncio.get_running_loop().call_later(delay, self._tick)
 
     @property

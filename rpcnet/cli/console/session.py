@@ -74,9 +74,7 @@ class Session:
         """Dial every host now, reporting failures; True if all answered."""
         if self.single:
             return await self._single_driver() is not None
-        with self._progress(len(self.hosts)) as progress:
-            _drivers, failed = await self._many_drivers(self.hosts, retry=True,
-                                                        progress=progress)
+        _drivers, failed = await self._many_drivers(self.hosts, retry=True)
         return not failed
 
     async def warm_up(self) -> None:
@@ -159,18 +157,17 @@ class Session:
             self.out.error(f"{host.label}: {self._failed[host]}")
             return None
 
-    async def _many_drivers(self, hosts: list[Host], *, retry: bool,
-                            progress: Progress | None = None
+    async def _many_drivers(self, hosts: list[Host], *, retry: bool
                             ) -> tuple[dict[Host, RemoteDriver], dict[Host, str]]:
         """Live connections of ``hosts`` (dialling those without one) and the
-        failed hosts, each counted in ``progress`` as its dial ends."""
-        async def one(host: Host) -> RemoteDriver | None:
-            driver = await self._connected(host, retry=retry)
-            if progress is not None:
+        failed hosts, each counted in the progress line as its dial ends."""
+        with self._progress(len(hosts)) as progress:
+            async def one(host: Host) -> RemoteDriver | None:
+                driver = await self._connected(host, retry=retry)
                 progress.host_done(driver is not None)
-            return driver
+                return driver
 
-        drivers = await asyncio.gather(*(one(h) for h in hosts))
+            drivers = await asyncio.gather(*(one(h) for h in hosts))
         live = {h: d for h, d in zip(hosts, drivers, strict=True) if d is not None}
         return live, {h: self._failed[h] for h in hosts if h not in live}
 
@@ -212,9 +209,7 @@ class Session:
         if self.single:
             return await self._run_single(definition, cmd.options)
         if definition.together is not None:
-            with self._progress(len(self.active)) as progress:
-                drivers, failed = await self._many_drivers(self.active, retry=self.interactive,
-                                                            progress=progress)
+            drivers, failed = await self._many_drivers(self.active, retry=self.interactive)
             interrupt = self.interrupt if self.interactive else None
             return await run_together(drivers, cmd, self.out, interrupt) and not failed
         return await self._fan_out(cmd)

@@ -142,7 +142,6 @@ async def show_stats(ctxs: list[Context], o: Options, out: Sink, *, prefix: bool
             before = now
 
 
-
 async def _read_again(ctxs: list[Context], name: str | None, before: list[Reading | None], *,
                       failed_too: bool) -> list[Reading | None]:
     """Every host's next reading; a host that failed the one before is asked
