@@ -10,7 +10,6 @@ root.
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 
@@ -45,12 +44,8 @@ class CpuGroup:
 
     def join(self) -> None:
         """Put the calling process in the group (as a ``preexec_fn``, so a
-        child is in it before it execs)."""
-        fd = os.open(self.path / "cgroup.procs", os.O_WRONLY)
-        try:
-            os.write(fd, b"0\n")
-        finally:
-            os.close(fd)
+        child is in it before it execs): pid 0 is the writer."""
+        self.add(0)
 
     def seconds(self) -> float:
         if self._v2:
