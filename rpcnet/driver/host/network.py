@@ -142,7 +142,7 @@ class NetworkRuntime:
             # route changes) wakes once per start, not twice.
             await self._ipv6_switches(netdef)
             await bridge.set_up(self._host.netlink, name)
-            await self._addresses(netdef, index, present=set())
+            await self._addresses(netdef, index, set())
             await self._routes(netdef, index)
             # Firewall and dnsmasq do not depend on each other: start both at once.
             failures = [result for result in await asyncio.gather(
@@ -200,14 +200,10 @@ class NetworkRuntime:
         await sysctl.configure_ipv6(bridge_of(netdef), bool(netdef.ips_of("ipv6")))
 
     async def _addresses(self, netdef: NetworkDef, index: int,
-                         present: set[address.Interface] | None = None) -> None:
-        """Add the addresses ``netdef`` wants that are not ``present`` (those
-        on the link are listed when not given)."""
+                         present: set[address.Interface]) -> None:
+        """Add the addresses ``netdef`` wants that are not ``present``."""
         name = bridge_of(netdef)
-        wanted = _interfaces(netdef)
-        if present is None:
-            present = await address.list_(self._host.netlink, index)
-        for addr in sorted(wanted - present, key=str):
+        for addr in sorted(_interfaces(netdef) - present, key=str):
             await address.add(self._host.netlink, index, name, addr)
 
     async def _routes(self, netdef: NetworkDef, index: int) -> None:
