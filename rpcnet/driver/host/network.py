@@ -22,7 +22,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rpcnet.driver.store import write_atomic
+from rpcnet.driver.store import write_if_changed
 from rpcnet.errors import ErrorCode, network_error
 from rpcnet.netxml import ForwardMode, NetworkDef, makes_bridge
 from rpcnet.protocol.values import DhcpLease
@@ -228,14 +228,9 @@ class NetworkRuntime:
         def write() -> set[Path]:
             changed = set()
             for path, text in files.items():
-                try:
-                    if path.read_text() == text:
-                        continue
-                except OSError:
-                    pass
-                write_atomic(path, text)
-                path.chmod(0o644)
-                changed.add(path)
+                if write_if_changed(path, text):
+                    path.chmod(0o644)
+                    changed.add(path)
             return changed
 
         return await asyncio.to_thread(write)
