@@ -55,7 +55,7 @@ class Host:
         """Have iptables' FORWARD chains let rpcnet's bridges through while
         any network has rules (see :mod:`.iptables`); ``recheck`` looks at
         the chains even if that did not change."""
-        await self.forward.need(bool(self.firewall.bridges()), recheck=recheck)
+        await self.forward.need(self.firewall.has_rules(), recheck=recheck)
 
 
 def owned_bridge(netdef: NetworkDef) -> str | None:

@@ -65,9 +65,9 @@ class Firewall:
             self._installed[bridge] = rules
         self._users = users
 
-    def bridges(self) -> set[str]:
-        """Bridges whose rules are installed."""
-        return set(self._installed)
+    def has_rules(self) -> bool:
+        """Whether any bridge's rules are installed."""
+        return bool(self._installed)
 
     async def apply(self, rules: NetworkRules) -> None:
         """Install ``rules`` in place of the bridge's current ones, atomically."""
