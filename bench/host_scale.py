@@ -114,30 +114,27 @@ class Rpcnetd:
     def _table(self) -> bool:
         return self.ns.run("nft", "list", "table", "inet", "rpcnet").returncode == 0
 
-    def _reasserted(self) -> int:
-        return self.daemon.log_path.read_text(errors="replace").count("re-asserted ")
-
     def _forget_firewall(self) -> None:
         self.ns.run("nft", "delete", "table", "inet", "rpcnet")
 
     def restart(self) -> tuple[float, float, float]:
-        done = self._reasserted()
+        done = self.daemon.reasserted()
         self.daemon.stop(signal.SIGTERM)
         self._forget_firewall()
         since = time.monotonic()
         self.daemon.start(timeout=600, settle=False)
         answer = time.monotonic() - since
         firewall = _until(self._table, since)
-        return answer, firewall, _until(lambda: self._reasserted() > done, since)
+        return answer, firewall, _until(lambda: self.daemon.reasserted() > done, since)
 
     def reload(self) -> tuple[float, float]:
-        done = self._reasserted()
+        done = self.daemon.reasserted()
         self._forget_firewall()
         assert self.daemon.proc is not None
         since = time.monotonic()
         self.daemon.proc.send_signal(signal.SIGHUP)
         firewall = _until(self._table, since)
-        return firewall, _until(lambda: self._reasserted() > done, since)
+        return firewall, _until(lambda: self.daemon.reasserted() > done, since)
 
     def close(self) -> None:
         self.daemon.cleanup()

@@ -32,7 +32,7 @@ def network_stats(obj: NetObj, runtime: RuntimeStats | None) -> NetworkStats:
     pool = obj.pool
     if pool is None or pool[0] is not netdef:
         pool = obj.pool = (netdef, pool_size(netdef))
-    active = obj.live is not None
+    active = obj.active
     return NetworkStats(name=obj.name, active=active, bridge=bridge, link=read.link,
                         leases=read.leases, pool_size=pool[1],
                         ports=len(obj.ports) if active else 0, dnsmasq=read.dnsmasq)

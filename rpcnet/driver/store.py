@@ -67,6 +67,17 @@ def write_atomic(path: Path, text: str) -> None:
     fsync_dir(path.parent)
 
 
+def write_if_changed(path: Path, text: str) -> bool:
+    """:func:`write_atomic` unless ``path`` holds ``text`` already; True when written."""
+    try:
+        if path.read_text() == text:
+            return False
+    except OSError:
+        pass
+    write_atomic(path, text)
+    return True
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -41,12 +41,6 @@ def _by_link(messages: Any) -> dict[int, set[Interface]]:
     return found
 
 
-async def list_(nl: Netlink, index: int) -> set[Interface]:
-    """The addresses on link ``index`` (both families, link-local included)."""
-    return (await nl.call(f"Unable to list addresses of link {index}",
-                          lambda ipr: _by_link(ipr.get_addr(index=index)))).get(index, set())
-
-
 async def all_by_link(nl: Netlink) -> dict[int, set[Interface]]:
     """Every address in the namespace by link index (one dump, for a daemon start)."""
     return await nl.call("Unable to list addresses", lambda ipr: _by_link(ipr.get_addr()))

@@ -96,8 +96,7 @@ class _Subnet:
         self.prefix = net.prefixlen
         self.net = str(net.network_address)
         self.proto = "ip" if self.v4 else "ip6"
-        mask = net.netmask if self.v4 else ipaddress.IPv6Network(f"::/{self.prefix}").netmask
-        self.mask = str(mask)
+        self.mask = str(net.netmask)
         self.addr_type = "ipv4_addr" if self.v4 else "ipv6_addr"
 
     def masked(self, field: str) -> str:
@@ -222,4 +221,4 @@ def forwarding_families(netdef: NetworkDef) -> set[int]:
     """IP versions that need kernel forwarding on for ``netdef`` to work."""
     if not routes_ip(netdef.forward_mode):
         return set()
-    return {ipaddress.ip_network(ip.network).version for ip in netdef.ips}
+    return {ip.network.version for ip in netdef.ips}

@@ -22,7 +22,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rpcnet.driver.store import write_atomic
+from rpcnet.driver.store import write_if_changed
 from rpcnet.errors import ErrorCode, network_error
 from rpcnet.netxml import ForwardMode, NetworkDef, makes_bridge
 from rpcnet.protocol.values import DhcpLease
@@ -55,7 +55,7 @@ class Host:
         """Have iptables' FORWARD chains let rpcnet's bridges through while
         any network has rules (see :mod:`.iptables`); ``recheck`` looks at
         the chains even if that did not change."""
-        await self.forward.need(bool(self.firewall.bridges()), recheck=recheck)
+        await self.forward.need(self.firewall.has_rules(), recheck=recheck)
 
 
 def owned_bridge(netdef: NetworkDef) -> str | None:
@@ -142,7 +142,7 @@ class NetworkRuntime:
             # route changes) wakes once per start, not twice.
             await self._ipv6_switches(netdef)
             await bridge.set_up(self._host.netlink, name)
-            await self._addresses(netdef, index, present=set())
+            await self._addresses(netdef, index, set())
             await self._routes(netdef, index)
             # Firewall and dnsmasq do not depend on each other: start both at once.
             failures = [result for result in await asyncio.gather(
@@ -200,14 +200,10 @@ class NetworkRuntime:
         await sysctl.configure_ipv6(bridge_of(netdef), bool(netdef.ips_of("ipv6")))
 
     async def _addresses(self, netdef: NetworkDef, index: int,
-                         present: set[address.Interface] | None = None) -> None:
-        """Add the addresses ``netdef`` wants that are not ``present`` (those
-        on the link are listed when not given)."""
+                         present: set[address.Interface]) -> None:
+        """Add the addresses ``netdef`` wants that are not ``present``."""
         name = bridge_of(netdef)
-        wanted = _interfaces(netdef)
-        if present is None:
-            present = await address.list_(self._host.netlink, index)
-        for addr in sorted(wanted - present, key=str):
+        for addr in sorted(_interfaces(netdef) - present, key=str):
             await address.add(self._host.netlink, index, name, addr)
 
     async def _routes(self, netdef: NetworkDef, index: int) -> None:
@@ -232,14 +228,9 @@ class NetworkRuntime:
         def write() -> set[Path]:
             changed = set()
             for path, text in files.items():
-                try:
-                    if path.read_text() == text:
-                        continue
-                except OSError:
-                    pass
-                write_atomic(path, text)
-                path.chmod(0o644)
-                changed.add(path)
+                if write_if_changed(path, text):
+                    path.chmod(0o644)
+                    changed.add(path)
             return changed
 
         return await asyncio.to_thread(write)

@@ -46,28 +46,28 @@ class Firewall:
         self._users: Counter[SetKind] = Counter()
         self._lock = asyncio.Lock()
 
-    def _kinds_after(self, bridge: str, rules: NetworkRules | None) -> set[SetKind]:
-        """The kinds in use once ``bridge`` has ``rules`` (None: is removed)."""
+    def _users_after(self, bridge: str, rules: NetworkRules | None) -> Counter[SetKind]:
+        """The kinds in use, with their users, once ``bridge`` has ``rules``
+        (None: is removed)."""
         users = self._users.copy()
         old = self._installed.get(bridge)
         if old is not None:
             users.subtract(old.kinds)
         if rules is not None:
             users.update(rules.kinds)
-        return {kind for kind, count in users.items() if count > 0}
+        return +users
 
-    def _record(self, bridge: str, rules: NetworkRules | None) -> None:
-        old = self._installed.pop(bridge, None)
-        if old is not None:
-            self._users.subtract(old.kinds)
-        if rules is not None:
+    def _record(self, bridge: str, rules: NetworkRules | None, users: Counter[SetKind]) -> None:
+        """Note what nft applied: ``bridge`` has ``rules``, the kinds ``users``."""
+        if rules is None:
+            self._installed.pop(bridge, None)
+        else:
             self._installed[bridge] = rules
-            self._users.update(rules.kinds)
-        self._users = +self._users
+        self._users = users
 
-    def bridges(self) -> set[str]:
-        """Bridges whose rules are installed."""
-        return set(self._installed)
+    def has_rules(self) -> bool:
+        """Whether any bridge's rules are installed."""
+        return bool(self._installed)
 
     async def apply(self, rules: NetworkRules) -> None:
         """Install ``rules`` in place of the bridge's current ones, atomically."""
@@ -75,10 +75,10 @@ class Firewall:
             old = self._installed.get(rules.bridge)
             new = None if rules.empty else rules
             before = old.elements if old is not None else frozenset()
-            used = self._kinds_after(rules.bridge, new)
+            users = self._users_after(rules.bridge, new)
             await self._nft.transaction(nft_script.change(
-                used, add=rules.elements - before, remove=before - rules.elements))
-            self._record(rules.bridge, new)
+                set(users), add=rules.elements - before, remove=before - rules.elements))
+            self._record(rules.bridge, new, users)
 
     async def remove(self, bridge: str) -> None:
         """Delete the bridge's rules (nothing to do when none are installed)."""
@@ -86,15 +86,14 @@ class Firewall:
             old = self._installed.get(bridge)
             if old is None:
                 return
-            used = self._kinds_after(bridge, None)
-            await self._nft.transaction(nft_script.change(used, remove=old.elements))
-            self._record(bridge, None)
+            users = self._users_after(bridge, None)
+            await self._nft.transaction(nft_script.change(set(users), remove=old.elements))
+            self._record(bridge, None, users)
 
     async def replace_all(self, networks: list[NetworkRules]) -> None:
         """Make the table hold exactly ``networks``' rules, in one transaction."""
         async with self._lock:
             wanted = {rules.bridge: rules for rules in networks if not rules.empty}
             await self._nft.transaction(nft_script.replace_table(list(wanted.values())))
-            self._installed, self._users = {}, Counter()
-            for bridge, rules in wanted.items():
-                self._record(bridge, rules)
+            self._installed = wanted
+            self._users = Counter(kind for rules in wanted.values() for kind in rules.kinds)

@@ -66,12 +66,11 @@ class Reconciler:
         await self._host.upstream.refresh()
         return vanished
 
-    def reassert_later(self, running: Sequence[NetworkDef]) -> asyncio.Task[None]:
+    def reassert_later(self, running: Sequence[NetworkDef]) -> None:
         """Phase 2 as a task (replacing one still under way)."""
         self.cancel()
         self._task = asyncio.get_running_loop().create_task(
             self._reassert(list(running)), name="reassert")
-        return self._task
 
     def cancel(self) -> None:
         if self._task is not None:

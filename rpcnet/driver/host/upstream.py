@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from rpcnet.driver.store import write_atomic
+from rpcnet.driver.store import write_if_changed
 
 from .fdwait import readable
 from .limits import inotify_limit_hint
@@ -69,13 +69,9 @@ class Upstream:
             text = servers_file(self.resolv_conf.read_text(errors="replace"))
         except OSError:
             text = ""  # no resolv.conf: no upstream, as dnsmasq would find
-        try:
-            if self.path.read_text() == text:
-                return False
-        except OSError:
-            pass
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, text)
+        if not write_if_changed(self.path, text):
+            return False
         self.path.chmod(0o644)  # dnsmasq re-reads it after dropping root
         return True
 
